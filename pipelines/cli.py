@@ -1,0 +1,61 @@
+"""The ``call-triage`` command: one sub-command per job.
+
+Each sub-command lives in its own module, imported only when chosen (so ``call-triage
+synth`` does not load TensorFlow). A module offers ``configure_parser(parser)`` and
+``run_command(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+from transforms.errors import CallTriageError
+
+#: sub-command -> (module, one-line help)
+COMMANDS = {
+    "features": ("pipelines.features", "extract training features from an archive"),
+    "synth": ("synth.cli", "generate a synthetic Korean emergency-call archive"),
+    "train": ("models.cli_train", "train a model bundle on a labelled archive"),
+    "evaluate": ("models.cli_evaluate", "evaluate a model bundle on an archive split"),
+    "compare": ("models.cli_compare", "train and compare the four architectures"),
+    "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
+}
+
+
+def _command_module(name: str):
+    return importlib.import_module(COMMANDS[name][0])
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="call-triage", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = next((arg for arg in argv if arg in COMMANDS), None)
+    for name, (_, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text)
+        if name == chosen:
+            _command_module(name).configure_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args, extra = parser.parse_known_args(argv)
+    args.pipeline_args = extra
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _command_module(args.command).run_command(args)
+    except CallTriageError as error:
+        print(f"call-triage {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

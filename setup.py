@@ -1,0 +1,35 @@
+"""call-triage: a batch audio triage job for emergency-call archives."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="call-triage",
+    version="0.1.0",
+    description=(
+        "Apache Beam job that scores archived emergency calls (audio + Korean transcript) "
+        "and writes Parquet reports of flagged emergencies and likely prank calls."
+    ),
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["pipelines*", "transforms*", "models*", "synth*"]),
+    package_data={"transforms": ["data/*.txt"], "synth": ["data/*"]},
+    install_requires=[
+        "apache-beam[gcp]>=2.70,<2.80",
+        "tensorflow>=2.18,<2.22",
+        "keras>=3.6,<3.16",
+        "librosa>=0.10.2,<0.12",
+        "soundfile>=0.12,<0.15",
+        "soxr>=0.3,<1.2",
+        "konlpy>=0.6,<0.7",
+        "numpy>=1.26,<2.5",
+        "pyarrow>=14,<26",
+        "google-cloud-storage>=2.14,<4",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8,<10",
+            "duckdb>=1.1,<3",
+            "gcp-storage-emulator>=2024.8.3",
+        ],
+    },
+    entry_points={"console_scripts": ["call-triage=pipelines.cli:main"]},
+)

@@ -1,0 +1,52 @@
+"""The records that flow between stages: a call as listed, and a call that failed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+
+@dataclasses.dataclass(frozen=True)
+class CallRecord:
+    """One call as the archive lists it (DESIGN §2). Nothing here has been read yet.
+
+    ``transcript`` is inline text (manifest column); ``transcript_uri`` a sidecar to read
+    (``.txt`` or AI Hub ``.json``, told apart by extension). ``source_uri`` says where the
+    call was listed (``manifest.csv#row=3`` or the audio path for sidecar archives).
+    Training-only fields (``label``, ``category``, ``split``, event times in seconds) are
+    ``None`` in nightly archives.
+    """
+
+    call_id: str
+    audio_uri: str
+    source_uri: str
+    transcript: Optional[str] = None
+    transcript_uri: Optional[str] = None
+    started_at: Optional[str] = None
+    caller_id: Optional[str] = None
+    line: Optional[str] = None
+    label: Optional[str] = None
+    category: Optional[str] = None
+    split: Optional[str] = None
+    event_start_s: Optional[float] = None
+    event_end_s: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedCall:
+    """A call with its audio bytes read and its transcript decoded ("" when absent)."""
+
+    record: CallRecord
+    audio_bytes: bytes
+    transcript: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CallError:
+    """One call that could not be processed: a row of the errors report (DESIGN §4)."""
+
+    call_id: str
+    source_uri: str
+    stage: str
+    error_type: str
+    message: str

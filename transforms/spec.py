@@ -1,0 +1,121 @@
+"""The one place that names the features, their shapes and units.
+
+Feature code (``transforms``), models (``models``) and pipelines (``pipelines``) all read
+their shapes from :class:`FeatureConfig`, and a model bundle stores the config it was
+trained with, so train and serve cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Mapping
+
+from transforms.errors import ConfigError
+
+#: Model input names, shared by the feature code, the model builders and the handlers.
+LOGMEL_INPUT = "logmel"  # float32 (n_mels, n_frames, 1): log-mel window in dB
+MFCC_INPUT = "mfcc"  # float32 (n_frames, n_mfcc): MFCC sequence of the same window
+TOKENS_INPUT = "tokens"  # int32 (text_length,): transcript token ids, 0 = PAD
+
+#: Model output names.
+EMERGENCY_OUTPUT = "emergency"  # (1,) probability the window is an emergency
+CATEGORY_OUTPUT = "category"  # (n_categories,) softmax over CATEGORIES
+AUDIO_OUTPUT = "audio_emergency"  # (1,) audio-only emergency probability (multimodal)
+TEXT_OUTPUT = "text_emergency"  # (1,) text-only emergency probability (multimodal)
+
+LABELS = ("emergency", "normal", "prank")
+EMERGENCY_CATEGORIES = (
+    "sexual_assault", "robbery", "theft", "violence", "trapped", "electrical", "gas",
+    "fire", "medical", "storm", "earthquake", "fall", "collapse", "help_request",
+)
+NORMAL_CATEGORIES = ("normal_indoor", "normal_outdoor")
+#: Category slugs of DESIGN §3, in the order of the model's category output.
+CATEGORIES = EMERGENCY_CATEGORIES + NORMAL_CATEGORIES
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Everything that fixes the numbers the model sees.
+
+    Audio is decoded, mixed to mono, resampled to ``sample_rate_hz`` and cut into windows of
+    ``window_s`` seconds every ``hop_s`` seconds; each window becomes a log-mel
+    spectrogram of ``n_mels`` bands × ``n_frames`` frames (dB re 1.0, floored at
+    ``floor_db``) and an MFCC sequence of ``n_frames`` × ``n_mfcc``. Transcripts become
+    ``text_length`` token ids.
+    """
+
+    sample_rate_hz: int = 16_000
+    window_s: float = 7.0
+    hop_s: float = 7.0
+    n_fft: int = 1024
+    hop_length: int = 374
+    n_mels: int = 128
+    n_frames: int = 300
+    fmin_hz: float = 20.0
+    fmax_hz: float = 8_000.0
+    floor_db: float = -100.0
+    n_mfcc: int = 40
+    text_length: int = 24
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate_hz", "n_fft", "hop_length", "n_mels", "n_frames",
+                     "n_mfcc", "text_length"):
+            value = getattr(self, name)
+            if value <= 0:
+                raise ConfigError(f"{name}={value} must be > 0")
+        if self.window_s <= 0:
+            raise ConfigError(f"window_s={self.window_s} must be > 0")
+        if not 0 < self.hop_s <= self.window_s:
+            raise ConfigError(f"hop_s={self.hop_s} must be in (0, window_s={self.window_s}]")
+        if not 0 <= self.fmin_hz < self.fmax_hz <= self.sample_rate_hz / 2:
+            raise ConfigError(
+                f"fmin_hz={self.fmin_hz}, fmax_hz={self.fmax_hz} must satisfy "
+                f"0 <= fmin < fmax <= sample_rate_hz/2={self.sample_rate_hz / 2}")
+        if self.frames_for(self.window_samples) != self.n_frames:
+            raise ConfigError(
+                f"hop_length={self.hop_length} gives {self.frames_for(self.window_samples)} "
+                f"frames per {self.window_s}-s window, not n_frames={self.n_frames}")
+
+    @property
+    def window_samples(self) -> int:
+        """Samples in one window at ``sample_rate_hz``."""
+        return int(round(self.window_s * self.sample_rate_hz))
+
+    @property
+    def hop_samples(self) -> int:
+        """Samples between the starts of two windows at ``sample_rate_hz``."""
+        return int(round(self.hop_s * self.sample_rate_hz))
+
+    def frames_for(self, n_samples: int) -> int:
+        """STFT frames (centred, as librosa) for ``n_samples`` samples."""
+        return 1 + n_samples // self.hop_length
+
+    @property
+    def logmel_shape(self) -> tuple[int, int, int]:
+        return (self.n_mels, self.n_frames, 1)
+
+    @property
+    def mfcc_shape(self) -> tuple[int, int]:
+        return (self.n_frames, self.n_mfcc)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "FeatureConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown feature config keys: {unknown}")
+        return cls(**values)
+
+    def fingerprint(self) -> str:
+        """A short stable hash of the values, to tell two configs apart at a glance."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+DEFAULT_FEATURES = FeatureConfig()
