@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
+    args.command_argv = argv[argv.index(args.command) + 1:]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

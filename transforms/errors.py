@@ -21,7 +21,12 @@ class ArchiveError(CallTriageError):
 
 
 class CallInputError(CallTriageError):
-    """One call's input is unusable; the call goes to the errors report, the job goes on."""
+    """One call's input is unusable; the call goes to the errors report, the job goes on.
+
+    ``stage`` names the pipeline stage the errors report shows for this kind of failure.
+    """
+
+    stage = "read"
 
 
 class ManifestRowError(CallInputError):
@@ -35,6 +40,14 @@ class SourceError(CallInputError):
 class AudioError(CallInputError):
     """Audio bytes cannot be decoded or hold no usable signal (empty, truncated, NaN/Inf)."""
 
+    stage = "decode"
+
+
+class FeatureError(CallInputError):
+    """Decoded audio gave unusable features (e.g. non-finite log-mel values)."""
+
+    stage = "features"
+
 
 class TranscriptError(CallInputError):
     """A transcript cannot be decoded (neither UTF-8 nor CP949) or parsed."""
@@ -43,10 +56,18 @@ class TranscriptError(CallInputError):
 class TokenizerError(CallInputError):
     """The tokenizer failed on one transcript."""
 
+    stage = "tokenise"
+
 
 class InferenceError(CallInputError):
     """The model could not score one call's inputs (e.g. a shape it cannot take)."""
 
+    stage = "inference"
+
 
 class BundleError(CallTriageError):
     """A model bundle is incomplete, corrupt, or does not match the feature code."""
+
+
+class ReportError(CallTriageError):
+    """A run's reports fail their integrity check (input = scored + errors)."""

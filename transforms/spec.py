@@ -23,7 +23,8 @@ TOKENS_INPUT = "tokens"  # int32 (text_length,): transcript token ids, 0 = PAD
 EMERGENCY_OUTPUT = "emergency"  # (1,) probability the window is an emergency
 CATEGORY_OUTPUT = "category"  # (n_categories,) softmax over CATEGORIES
 AUDIO_OUTPUT = "audio_emergency"  # (1,) audio-only emergency probability (multimodal)
-TEXT_OUTPUT = "text_emergency"  # (1,) text-only emergency probability (multimodal)
+TEXT_OUTPUT = "text_emergency"  # (1,) text-only emergency claim probability (multimodal)
+PRANK_OUTPUT = "prank"  # (1,) probability the call is a prank (multimodal)
 
 LABELS = ("emergency", "normal", "prank")
 EMERGENCY_CATEGORIES = (
@@ -112,9 +113,12 @@ class FeatureConfig:
             raise ConfigError(f"unknown feature config keys: {unknown}")
         return cls(**values)
 
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
     def fingerprint(self) -> str:
         """A short stable hash of the values, to tell two configs apart at a glance."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        blob = self.to_json().encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
