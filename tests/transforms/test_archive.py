@@ -1,0 +1,575 @@
+"""Tests of transforms.archive on real archives written to tmp_path and to a GCS emulator."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.io.gcp import gcsio
+from google.api_core.exceptions import NotFound
+
+from transforms import spec
+from transforms.archive import (
+    AUDIO_EXTENSIONS, MANIFEST_NAMES, caller_text_from_aihub, decode_transcript, list_calls,
+    open_audio, read_transcript,
+)
+from transforms.errors import ArchiveError, SourceError, TranscriptError
+from transforms.records import CallError, CallRecord
+from tests.gcs import running_emulator
+
+FIRE = "불이 났어요"
+UNDECODABLE = b"\xff\xfe\xfa\x00\x81"
+UNDECODABLE_MESSAGE = (
+    "transcript is neither UTF-8 ('utf-8' codec can't decode byte 0xff in position 0: "
+    "invalid start byte) nor CP949 ('cp949' codec can't decode byte 0xff in position 0: "
+    "illegal multibyte sequence)")
+
+#: An AI Hub 119-call label: call-taker (0) and caller (1, as int and string), out of order.
+AIHUB_LABEL = {
+    "disasterLarge": "화재",
+    "urgencyLevel": "상",
+    "utterances": [
+        {"startAt": 4200, "endAt": 5600, "text": "여기 3층이에요", "speaker": "1"},
+        {"startAt": 0, "endAt": 1200, "text": "119입니다", "speaker": 0},
+        {"startAt": 1300, "endAt": 3900, "text": " 불이 났어요 ", "speaker": 1},
+        {"startAt": 3950, "endAt": 4100, "text": "주소가 어디세요", "speaker": "0"},
+        {"startAt": 6000, "endAt": 6100, "text": "  ", "speaker": 1},
+        {"startAt": 9000, "endAt": 9500, "text": "빨리요", "speaker": 1},
+    ],
+}
+AIHUB_CALLER_TEXT = "불이 났어요 여기 3층이에요 빨리요"
+
+
+def write_manifest(root: Path, rows: list[dict[str, Any]], *, fmt: str = "csv") -> str:
+    """Writes ``rows`` as ``root/manifest.<fmt>``; returns the manifest path."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / f"manifest.{fmt}"
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    elif fmt == "jsonl":
+        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                        encoding="utf-8")
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    return str(path)
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8")
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def read_error(call_id: str, source_uri: str, message: str,
+               error_type: str = "ManifestRowError") -> CallError:
+    return CallError(call_id=call_id, source_uri=source_uri, stage="read",
+                     error_type=error_type, message=message)
+
+
+def test_constants():
+    assert AUDIO_EXTENSIONS == (".wav", ".flac", ".ogg")
+    assert MANIFEST_NAMES == ("manifest.csv", "manifest.jsonl", "manifest.parquet")
+
+
+# --- manifests ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_manifest_formats_give_the_same_records(tmp_path, fmt):
+    root = tmp_path / "archive"
+    empty = dict(transcript="", transcript_path="", started_at="", caller_id="", line="",
+                 label="", category="", split="", event_start_s=None, event_end_s=None)
+    rows = [
+        dict(empty, call_id="c1", audio="audio/c1.wav", transcript=FIRE,
+             started_at="2024-05-01T23:10:00+09:00", caller_id="010-1234-5678", line="119",
+             label="emergency", category="fire", split="train", event_start_s=1.5,
+             event_end_s=4.0, notes="unknown columns are ignored"),
+        dict(empty, call_id=" c2 ", audio="night/../audio/c2.flac",
+             transcript_path="text/c2.json", label="prank", split="test", notes=""),
+        dict(empty, call_id="c3", audio=str(root / "audio" / "c3.ogg"), line="112", notes=""),
+    ]
+    manifest = write_manifest(root, rows, fmt=fmt)
+
+    assert list_calls(str(root)) == [
+        CallRecord(call_id="c1", audio_uri=f"{root}/audio/c1.wav", source_uri=f"{manifest}#row=1",
+                   transcript=FIRE, started_at="2024-05-01T23:10:00+09:00",
+                   caller_id="010-1234-5678", line="119", label="emergency", category="fire",
+                   split="train", event_start_s=1.5, event_end_s=4.0),
+        CallRecord(call_id="c2", audio_uri=f"{root}/audio/c2.flac",
+                   source_uri=f"{manifest}#row=2", transcript_uri=f"{root}/text/c2.json",
+                   label="prank", split="test"),
+        CallRecord(call_id="c3", audio_uri=f"{root}/audio/c3.ogg", source_uri=f"{manifest}#row=3",
+                   line="112"),
+    ]
+
+
+def test_relative_root_gives_absolute_paths(tmp_path, monkeypatch):
+    manifest = write_manifest(tmp_path / "night", [{"call_id": "c1", "audio": "c1.wav"}])
+    monkeypatch.chdir(tmp_path)
+
+    assert list_calls("night/") == [
+        CallRecord(call_id="c1", audio_uri=f"{tmp_path}/night/c1.wav",
+                   source_uri=f"{manifest}#row=1"),
+    ]
+
+
+def test_jsonl_numbers_become_text_and_seconds(tmp_path):
+    root = tmp_path / "archive"
+    manifest = write_manifest(root, [
+        {"call_id": 17, "audio": "17.wav", "line": 119, "caller_id": 1012345678.0,
+         "event_start_s": 2, "event_end_s": "7.5"},
+    ], fmt="jsonl")
+
+    assert list_calls(str(root)) == [
+        CallRecord(call_id="17", audio_uri=f"{root}/17.wav", source_uri=f"{manifest}#row=1",
+                   line="119", caller_id="1012345678", event_start_s=2.0, event_end_s=7.5),
+    ]
+
+
+def test_paths_outside_the_root_are_row_errors(tmp_path):
+    root = tmp_path / "archive"
+    outside = tmp_path / "elsewhere" / "x.wav"
+    sibling = tmp_path / "archive2" / "y.wav"
+    manifest = write_manifest(root, [
+        {"call_id": "ok", "audio": "ok.wav", "transcript_path": ""},
+        {"call_id": "up", "audio": "../escape.wav", "transcript_path": ""},
+        {"call_id": "abs", "audio": str(outside), "transcript_path": ""},
+        {"call_id": "sib", "audio": str(sibling), "transcript_path": ""},
+        {"call_id": "uri", "audio": "gs://other-bucket/x.wav", "transcript_path": ""},
+        {"call_id": "tp", "audio": "tp.wav", "transcript_path": "sub/../../t.txt"},
+        {"call_id": "ok2", "audio": "b/ok2.wav", "transcript_path": "b/ok2.txt"},
+    ])
+
+    assert list_calls(str(root)) == [
+        CallRecord(call_id="ok", audio_uri=f"{root}/ok.wav", source_uri=f"{manifest}#row=1"),
+        read_error("up", f"{manifest}#row=2",
+                   f"audio='../escape.wav' resolves to {tmp_path}/escape.wav, "
+                   f"outside the archive root {root}"),
+        read_error("abs", f"{manifest}#row=3",
+                   f"audio='{outside}' resolves to {outside}, outside the archive root {root}"),
+        read_error("sib", f"{manifest}#row=4",
+                   f"audio='{sibling}' resolves to {sibling}, outside the archive root {root}"),
+        read_error("uri", f"{manifest}#row=5",
+                   "audio='gs://other-bucket/x.wav' resolves to gs://other-bucket/x.wav, "
+                   f"outside the archive root {root}"),
+        read_error("tp", f"{manifest}#row=6",
+                   f"transcript_path='sub/../../t.txt' resolves to {tmp_path}/t.txt, "
+                   f"outside the archive root {root}"),
+        CallRecord(call_id="ok2", audio_uri=f"{root}/b/ok2.wav", source_uri=f"{manifest}#row=7",
+                   transcript_uri=f"{root}/b/ok2.txt"),
+    ]
+
+
+def test_every_row_sharing_an_id_is_reported(tmp_path):
+    root = tmp_path / "archive"
+    manifest = write_manifest(root, [
+        {"call_id": "c1", "audio": "a.wav", "label": ""},
+        {"call_id": "c2", "audio": "b.wav", "label": ""},
+        {"call_id": "c1", "audio": "c.wav", "label": "bogus"},
+        {"call_id": "c1 ", "audio": "d.wav", "label": ""},
+    ])
+    rows = [f"{manifest}#row={n}" for n in range(1, 5)]
+    not_unique = "call_id 'c1' is not unique: also listed at"
+
+    assert list_calls(str(root)) == [
+        read_error("c1", rows[0], f"{not_unique} {rows[2]}, {rows[3]}"),
+        CallRecord(call_id="c2", audio_uri=f"{root}/b.wav", source_uri=rows[1]),
+        read_error("c1", rows[2], f"{not_unique} {rows[0]}, {rows[3]}"),
+        read_error("c1", rows[3], f"{not_unique} {rows[0]}, {rows[2]}"),
+    ]
+
+
+def test_empty_call_id_and_empty_audio_are_row_errors(tmp_path):
+    root = tmp_path / "archive"
+    manifest = write_manifest(root, [
+        {"call_id": "c1", "audio": "a.wav"},
+        {"call_id": "  ", "audio": "b.wav"},
+        {"call_id": "c3", "audio": ""},
+    ])
+
+    assert list_calls(str(root)) == [
+        CallRecord(call_id="c1", audio_uri=f"{root}/a.wav", source_uri=f"{manifest}#row=1"),
+        read_error("<manifest.csv row 2>", f"{manifest}#row=2", "call_id is empty"),
+        read_error("c3", f"{manifest}#row=3", "audio is empty"),
+    ]
+
+
+@pytest.mark.parametrize("cells, message", [
+    ({"label": "urgent"}, "label='urgent' is not one of emergency, normal, prank"),
+    ({"category": "flood"}, f"category='flood' is not one of {', '.join(spec.CATEGORIES)}"),
+    ({"split": "dev"}, "split='dev' is not one of train, validation, test"),
+    ({"event_start_s": "abc", "event_end_s": "2"}, "event_start_s='abc' is not a number"),
+    ({"event_start_s": "1", "event_end_s": "inf"},
+     "event_end_s='inf' must be a finite number >= 0"),
+    ({"event_start_s": "-1", "event_end_s": "2"},
+     "event_start_s='-1' must be a finite number >= 0"),
+    ({"event_start_s": "3", "event_end_s": "3"}, "event_end_s=3.0 must be > event_start_s=3.0"),
+    ({"event_start_s": "4", "event_end_s": "3.5"},
+     "event_end_s=3.5 must be > event_start_s=4.0"),
+    ({"event_start_s": "1", "event_end_s": ""},
+     "event_start_s=1.0 and event_end_s=None must be given together"),
+])
+def test_invalid_training_cells_are_row_errors(tmp_path, cells, message):
+    root = tmp_path / "archive"
+    blank = {"label": "", "category": "", "split": "", "event_start_s": "", "event_end_s": ""}
+    manifest = write_manifest(root, [
+        {"call_id": "bad", "audio": "bad.wav", **blank, **cells},
+        {"call_id": "good", "audio": "good.wav", **blank},
+    ])
+
+    assert list_calls(str(root)) == [
+        read_error("bad", f"{manifest}#row=1", message),
+        CallRecord(call_id="good", audio_uri=f"{root}/good.wav", source_uri=f"{manifest}#row=2"),
+    ]
+
+
+def test_ill_typed_jsonl_cells_are_row_errors(tmp_path):
+    root = tmp_path / "archive"
+    manifest = write_manifest(root, [
+        {"call_id": ["c1"], "audio": "a.wav"},
+        {"call_id": "c2", "audio": True},
+        {"call_id": "c3", "audio": "c.wav", "event_start_s": False, "event_end_s": 1},
+    ], fmt="jsonl")
+
+    assert list_calls(str(root)) == [
+        read_error("<manifest.jsonl row 1>", f"{manifest}#row=1", "call_id=['c1'] is not text"),
+        read_error("c2", f"{manifest}#row=2", "audio=True is not text"),
+        read_error("c3", f"{manifest}#row=3", "event_start_s=False is not a number"),
+    ]
+
+
+def test_csv_row_with_more_cells_than_the_header_is_a_row_error(tmp_path):
+    root = tmp_path / "archive"
+    write(root / "manifest.csv", "call_id,audio,transcript\nc1,a.wav,불이, 났어요\nc2,b.wav,\n")
+    manifest = f"{root}/manifest.csv"
+
+    assert list_calls(str(root)) == [
+        read_error("c1", f"{manifest}#row=1", "row has more cells than the header: extra [' 났어요']"),
+        CallRecord(call_id="c2", audio_uri=f"{root}/b.wav", source_uri=f"{manifest}#row=2"),
+    ]
+
+
+def test_header_only_manifest_lists_no_calls(tmp_path):
+    write(tmp_path / "manifest.csv", "call_id,audio\n")
+
+    assert list_calls(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_missing_required_column_is_an_archive_error(tmp_path, fmt):
+    manifest = write_manifest(tmp_path, [{"call_id": "c1", "transcript": FIRE}], fmt=fmt)
+
+    with pytest.raises(ArchiveError) as caught:
+        list_calls(str(tmp_path))
+    assert str(caught.value) == (
+        f"manifest {manifest} lacks required column(s) audio; it has call_id, transcript")
+
+
+def test_several_manifests_are_an_archive_error(tmp_path):
+    write_manifest(tmp_path, [{"call_id": "c1", "audio": "a.wav"}], fmt="csv")
+    write_manifest(tmp_path, [{"call_id": "c1", "audio": "a.wav"}], fmt="parquet")
+
+    with pytest.raises(ArchiveError) as caught:
+        list_calls(str(tmp_path))
+    assert str(caught.value) == (
+        f"archive {tmp_path} holds several manifests (manifest.csv, manifest.parquet); keep one")
+
+
+@pytest.mark.parametrize("name, data, message, cause", [
+    ("manifest.jsonl", '{"call_id": "c1", "audio": "a.wav"}\n\n{bad\n',
+     "line 3: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+     json.JSONDecodeError),
+    ("manifest.jsonl", '["c1", "a.wav"]\n', "line 1 is a list, not a JSON object", None),
+    ("manifest.parquet", b"not parquet",
+     "Parquet magic bytes not found in footer. Either the file is corrupted or this is not a "
+     "parquet file.", pa.ArrowInvalid),
+    ("manifest.csv", "call_id,audio\nc1,불.wav\n".encode("cp949"),
+     "'utf-8' codec can't decode byte 0xba in position 17: invalid start byte",
+     UnicodeDecodeError),
+])
+def test_unparseable_manifest_is_an_archive_error(tmp_path, name, data, message, cause):
+    write(tmp_path / name, data)
+
+    with pytest.raises(ArchiveError) as caught:
+        list_calls(str(tmp_path))
+    assert str(caught.value) == f"cannot parse manifest {tmp_path}/{name}: {message}"
+    assert type(caught.value.__cause__) is cause if cause else caught.value.__cause__ is None
+
+
+def test_unreadable_manifest_is_an_archive_error(tmp_path):
+    (tmp_path / "manifest.csv").mkdir()
+
+    with pytest.raises(ArchiveError) as caught:
+        list_calls(str(tmp_path))
+    assert str(caught.value) == (
+        f"cannot read manifest: cannot open {tmp_path}/manifest.csv: "
+        f"[Errno 21] Is a directory: '{tmp_path}/manifest.csv'")
+
+
+@pytest.mark.parametrize("folder", ["empty", "missing"])
+def test_archive_without_manifest_or_audio_is_an_archive_error(tmp_path, folder):
+    write(tmp_path / "empty" / "notes.txt", "no calls tonight")
+
+    with pytest.raises(ArchiveError) as caught:
+        list_calls(str(tmp_path / folder))
+    assert str(caught.value) == (
+        "no manifest (manifest.csv, manifest.jsonl, manifest.parquet) and no audio files "
+        f"(.wav, .flac, .ogg) under {tmp_path}/{folder}")
+
+
+@pytest.mark.parametrize("root, message", [
+    ("", "root='' must be a folder path or a gs:// URI"),
+    ("  ", "root='  ' must be a folder path or a gs:// URI"),
+    ("night/*", "root='night/*' must not contain glob characters *?["),
+    ("gs://", "root='gs://' names no bucket"),
+    ("gs:///prefix", "root='gs:///prefix' names no bucket"),
+])
+def test_unusable_root_is_an_archive_error(root, message):
+    with pytest.raises(ArchiveError) as caught:
+        list_calls(root)
+    assert str(caught.value) == message
+
+
+# --- sidecar archives ----------------------------------------------------------------------
+
+def test_sidecar_discovery(tmp_path):
+    root = tmp_path / "archive"
+    write(root / "2024" / "a.wav", b"RIFF")
+    write(root / "2024" / "a.json", json.dumps(AIHUB_LABEL))
+    write(root / "2024" / "a.txt", "ignored: the .json wins")
+    write(root / "2024" / "B.FLAC", b"fLaC")
+    write(root / "2024" / "B.txt", FIRE)
+    write(root / "c.ogg", b"OggS")
+    write(root / "c.wav.bak", b"RIFF")
+    write(root / "._c.wav", b"AppleDouble")
+    write(root / "readme.md", "not a call")
+
+    assert list_calls(str(root)) == [
+        CallRecord(call_id="B", audio_uri=f"{root}/2024/B.FLAC", source_uri=f"{root}/2024/B.FLAC",
+                   transcript_uri=f"{root}/2024/B.txt"),
+        CallRecord(call_id="a", audio_uri=f"{root}/2024/a.wav", source_uri=f"{root}/2024/a.wav",
+                   transcript_uri=f"{root}/2024/a.json"),
+        CallRecord(call_id="c", audio_uri=f"{root}/c.ogg", source_uri=f"{root}/c.ogg"),
+    ]
+
+
+def test_sidecar_stems_sharing_an_id_are_all_reported(tmp_path):
+    for name in ("x/d.wav", "y/d.wav", "y/d.ogg", "e.wav"):
+        write(tmp_path / name, b"RIFF")
+    d_x, d_y_ogg, d_y_wav = (f"{tmp_path}/{name}" for name in ("x/d.wav", "y/d.ogg", "y/d.wav"))
+
+    assert list_calls(str(tmp_path)) == [
+        CallRecord(call_id="e", audio_uri=f"{tmp_path}/e.wav", source_uri=f"{tmp_path}/e.wav"),
+        read_error("d", d_x, f"call_id 'd' is not unique: also listed at {d_y_ogg}, {d_y_wav}"),
+        read_error("d", d_y_ogg, f"call_id 'd' is not unique: also listed at {d_x}, {d_y_wav}"),
+        read_error("d", d_y_wav, f"call_id 'd' is not unique: also listed at {d_x}, {d_y_ogg}"),
+    ]
+
+
+# --- transcripts ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("data, text", [
+    (FIRE.encode("utf-8"), FIRE),
+    (b"\xef\xbb\xbf" + FIRE.encode("utf-8"), FIRE),
+    (FIRE.encode("cp949"), FIRE),
+    (b"", ""),
+])
+def test_decode_transcript(data, text):
+    assert decode_transcript(data, name="t.txt") == text
+
+
+def test_decode_transcript_rejects_bytes_that_are_neither_utf8_nor_cp949():
+    with pytest.raises(TranscriptError) as caught:
+        decode_transcript(UNDECODABLE, name="calls/t.txt")
+    assert str(caught.value) == f"calls/t.txt: {UNDECODABLE_MESSAGE}"
+
+
+def test_sidecar_transcripts_are_read_and_decoded(tmp_path):
+    write(tmp_path / "utf8.wav", b"RIFF")
+    write(tmp_path / "utf8.txt", FIRE + "\n")
+    write(tmp_path / "korean.wav", b"RIFF")
+    write(tmp_path / "korean.txt", FIRE.encode("cp949"))
+    write(tmp_path / "aihub.wav", b"RIFF")
+    write(tmp_path / "aihub.json", json.dumps(AIHUB_LABEL, ensure_ascii=False))
+    write(tmp_path / "silent.wav", b"RIFF")
+
+    transcripts = {record.call_id: read_transcript(record) for record in list_calls(str(tmp_path))}
+
+    assert transcripts == {"aihub": AIHUB_CALLER_TEXT, "korean": FIRE, "silent": "",
+                           "utf8": FIRE + "\n"}
+
+
+def test_undecodable_sidecar_is_a_transcript_error(tmp_path):
+    write(tmp_path / "bad.wav", b"RIFF")
+    write(tmp_path / "bad.txt", UNDECODABLE)
+    [record] = list_calls(str(tmp_path))
+
+    with pytest.raises(TranscriptError) as caught:
+        read_transcript(record)
+    assert str(caught.value) == f"{tmp_path}/bad.txt: {UNDECODABLE_MESSAGE}"
+
+
+def test_malformed_aihub_json_is_a_transcript_error(tmp_path):
+    write(tmp_path / "bad.wav", b"RIFF")
+    write(tmp_path / "bad.json", '{"utterances": [')
+    [record] = list_calls(str(tmp_path))
+
+    with pytest.raises(TranscriptError) as caught:
+        read_transcript(record)
+    assert str(caught.value) == (
+        f"{tmp_path}/bad.json: invalid JSON (Expecting value: line 1 column 17 (char 16))")
+
+
+def test_missing_transcript_path_is_a_source_error(tmp_path):
+    write_manifest(tmp_path, [{"call_id": "c1", "audio": "c1.wav", "transcript_path": "c1.txt"}])
+    [record] = list_calls(str(tmp_path))
+
+    with pytest.raises(SourceError) as caught:
+        read_transcript(record)
+    assert str(caught.value) == (
+        f"cannot open {tmp_path}/c1.txt: [Errno 2] No such file or directory: '{tmp_path}/c1.txt'")
+
+
+def test_inline_transcript_wins_and_may_be_empty(tmp_path):
+    write(tmp_path / "c1.txt", "sidecar")
+    record = CallRecord(call_id="c1", audio_uri=f"{tmp_path}/c1.wav", source_uri="m#row=1",
+                        transcript=FIRE, transcript_uri=f"{tmp_path}/c1.txt")
+
+    assert read_transcript(record) == FIRE
+    assert read_transcript(CallRecord(call_id="c2", audio_uri="a.wav", source_uri="m#row=2",
+                                      transcript="")) == ""
+
+
+def test_caller_text_from_aihub():
+    assert caller_text_from_aihub(AIHUB_LABEL, name="a.json") == AIHUB_CALLER_TEXT
+    only_taker = {"utterances": [{"startAt": 0, "endAt": 1, "text": "119입니다", "speaker": 0}]}
+    assert caller_text_from_aihub(only_taker, name="a.json") == ""
+    assert caller_text_from_aihub({"utterances": []}, name="a.json") == ""
+
+
+@pytest.mark.parametrize("payload, message", [
+    ([], "AI Hub label must be a JSON object, got list"),
+    ({"disasterLarge": "화재"}, "'utterances' must be a list, got NoneType"),
+    ({"utterances": {"text": FIRE}}, "'utterances' must be a list, got dict"),
+    ({"utterances": ["불이 났어요"]}, "utterances[0] must be an object, got str"),
+    ({"utterances": [{"startAt": "0", "text": FIRE, "speaker": 1}]},
+     "utterances[0].startAt='0' is not a number"),
+    ({"utterances": [{"startAt": 0, "text": FIRE, "speaker": 1},
+                     {"startAt": 5, "text": None, "speaker": 0}]},
+     "utterances[1].text=None is not text"),
+    ({"utterances": [{"startAt": 0, "text": FIRE}]},
+     "utterances[0].speaker=None is not an int or string"),
+    ({"utterances": [{"startAt": 0, "text": FIRE, "speaker": True}]},
+     "utterances[0].speaker=True is not an int or string"),
+])
+def test_caller_text_from_aihub_rejects_other_layouts(payload, message):
+    with pytest.raises(TranscriptError) as caught:
+        caller_text_from_aihub(payload, name="calls/a.json")
+    assert str(caught.value) == f"calls/a.json: {message}"
+
+
+# --- audio ---------------------------------------------------------------------------------
+
+def test_open_audio_returns_the_bytes_as_stored(tmp_path):
+    wav = write(tmp_path / "c1.wav", b"RIFF\x00\x01\x02")
+    gzipped = write(tmp_path / "c2.wav.gz", gzip.compress(b"RIFF"))
+
+    with open_audio(str(wav)) as stream:
+        assert stream.read() == b"RIFF\x00\x01\x02"
+    with open_audio(str(gzipped)) as stream:  # not gunzipped on account of its name
+        assert stream.read() == gzipped.read_bytes()
+
+
+def test_open_audio_on_a_missing_file_is_a_source_error(tmp_path):
+    with pytest.raises(SourceError) as caught:
+        open_audio(f"{tmp_path}/missing.wav")
+    assert str(caught.value) == (
+        f"cannot open {tmp_path}/missing.wav: "
+        f"[Errno 2] No such file or directory: '{tmp_path}/missing.wav'")
+    with pytest.raises(SourceError) as caught:
+        open_audio("")
+    assert str(caught.value) == "uri='' is empty"
+
+
+# --- gs:// ---------------------------------------------------------------------------------
+
+def test_manifest_archive_on_gcs(tmp_path, gcs_emulator):
+    local = tmp_path / "night"
+    write(local / "audio" / "c1.wav", b"RIFF-c1")
+    write(local / "audio" / "c2.wav", b"RIFF-c2")
+    write(local / "text" / "c1.txt", FIRE.encode("cp949"))
+    write(local / "text" / "c2.json", json.dumps(AIHUB_LABEL))
+    write_manifest(local, [
+        {"call_id": "c1", "audio": "audio/c1.wav", "transcript_path": "text/c1.txt", "line": "119"},
+        {"call_id": "c2", "audio": "audio/c2.wav", "transcript_path": "text/c2.json", "line": ""},
+        {"call_id": "c3", "audio": "../2024-04-30/c3.wav", "transcript_path": "", "line": ""},
+        {"call_id": "c4", "audio": "audio/missing.wav", "transcript_path": "", "line": ""},
+    ])
+    root = f"gs://{gcs_emulator.bucket}/nights/2024-05-01"
+    gcs_emulator.upload_folder(local, root)
+    manifest = f"{root}/manifest.csv"
+
+    calls = list_calls(root + "/")
+
+    assert calls == [
+        CallRecord(call_id="c1", audio_uri=f"{root}/audio/c1.wav", source_uri=f"{manifest}#row=1",
+                   transcript_uri=f"{root}/text/c1.txt", line="119"),
+        CallRecord(call_id="c2", audio_uri=f"{root}/audio/c2.wav", source_uri=f"{manifest}#row=2",
+                   transcript_uri=f"{root}/text/c2.json"),
+        read_error("c3", f"{manifest}#row=3",
+                   f"audio='../2024-04-30/c3.wav' resolves to gs://{gcs_emulator.bucket}/nights/"
+                   f"2024-04-30/c3.wav, outside the archive root {root}"),
+        CallRecord(call_id="c4", audio_uri=f"{root}/audio/missing.wav",
+                   source_uri=f"{manifest}#row=4"),
+    ]
+    assert [read_transcript(record) for record in calls[:2]] == [FIRE, AIHUB_CALLER_TEXT]
+    with open_audio(calls[0].audio_uri) as stream:
+        assert stream.read() == b"RIFF-c1"
+    with pytest.raises(SourceError) as caught:
+        open_audio(calls[3].audio_uri)
+    assert str(caught.value).startswith(f"cannot open {root}/audio/missing.wav: 404 GET ")
+    assert type(caught.value.__cause__) is NotFound
+
+
+def test_sidecar_archive_on_gcs(tmp_path, gcs_emulator):
+    bucket = f"gs://{gcs_emulator.bucket}"
+    write(tmp_path / "2024-05-01" / "a.wav", b"RIFF-a")
+    write(tmp_path / "2024-05-01" / "a.txt", FIRE)
+    write(tmp_path / "2024-05-01" / "sub" / "b.ogg", b"OggS")
+    write(tmp_path / "2024-05-011" / "not-this-night.wav", b"RIFF")
+    gcs_emulator.upload_folder(tmp_path, bucket)
+
+    calls = list_calls(f"{bucket}/2024-05-01")
+
+    assert calls == [
+        CallRecord(call_id="a", audio_uri=f"{bucket}/2024-05-01/a.wav",
+                   source_uri=f"{bucket}/2024-05-01/a.wav",
+                   transcript_uri=f"{bucket}/2024-05-01/a.txt"),
+        CallRecord(call_id="b", audio_uri=f"{bucket}/2024-05-01/sub/b.ogg",
+                   source_uri=f"{bucket}/2024-05-01/sub/b.ogg"),
+    ]
+    assert [read_transcript(record) for record in calls] == [FIRE, ""]
+
+
+def test_running_emulator_restores_the_environment(monkeypatch):
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
+    original = gcsio.create_storage_client
+
+    with running_emulator() as emulator:
+        assert os.environ["STORAGE_EMULATOR_HOST"] == emulator.endpoint
+        assert gcsio.create_storage_client is not original
+
+    assert "STORAGE_EMULATOR_HOST" not in os.environ
+    assert gcsio.create_storage_client is original

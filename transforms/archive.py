@@ -1,0 +1,467 @@
+"""Reading an archive (DESIGN §2): list its calls, read transcripts, open audio.
+
+An archive is a folder, local or ``gs://bucket/prefix``. Every file access goes through
+:class:`apache_beam.io.filesystems.FileSystems`, so local paths and ``gs://`` URIs behave
+the same. Listing reads only the manifest (or the object listing for sidecar archives);
+audio files are not checked here, so listing tens of thousands of calls on GCS stays cheap.
+A missing audio file is the call's own read error later (:func:`open_audio`).
+
+Problems with one call (an empty or duplicate id, a path outside the archive, an invalid
+label) become :class:`~transforms.records.CallError` entries of the listing; problems with
+the archive as a whole (no manifest and no audio, several manifests, an unparseable
+manifest) raise :class:`~transforms.errors.ArchiveError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import posixpath
+from typing import Any, BinaryIO, Mapping, NamedTuple, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from google.api_core.exceptions import GoogleAPIError
+
+from transforms import spec
+from transforms.errors import ArchiveError, ManifestRowError, SourceError, TranscriptError
+from transforms.records import CallError, CallRecord
+
+#: Audio file extensions found by sidecar discovery (compared case-insensitively).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+#: Manifest file names looked for at the archive root; an archive holds at most one.
+MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl", "manifest.parquet")
+#: Manifest columns that must be present.
+REQUIRED_COLUMNS = ("call_id", "audio")
+#: Manifest columns read (DESIGN §2 plus the training columns); others are ignored.
+KNOWN_COLUMNS = REQUIRED_COLUMNS + (
+    "transcript", "transcript_path", "started_at", "caller_id", "line", "label", "category",
+    "split", "event_start_s", "event_end_s",
+)
+
+_STAGE = "read"
+_GLOB_CHARS = "*?["
+# What FileSystems raises for a missing or unreadable file: OSError (local, BeamIOError),
+# ValueError (no filesystem for the scheme, malformed gs:// path), GoogleAPIError (GCS).
+_IO_ERRORS = (OSError, ValueError, GoogleAPIError)
+
+
+class _Listed(NamedTuple):
+    """One listed call before ids are checked for duplicates."""
+
+    call_id: str | None  # the id to check for duplicates; None when the row has none
+    label: str  # the id in the errors report: call_id, or e.g. "<manifest.csv row 7>"
+    source_uri: str
+    outcome: CallRecord | ManifestRowError
+
+
+def list_calls(root: str) -> list[CallRecord | CallError]:
+    """Lists the calls of the archive at ``root`` (a folder path or ``gs://bucket/prefix``).
+
+    With a manifest at the root (one of :data:`MANIFEST_NAMES`) its rows are the calls, in
+    manifest order. Relative ``audio``/``transcript_path`` values resolve against the
+    manifest's folder; absolute paths and URIs are taken as given; either must lie inside
+    the root (the check is on the path's text, symlinks are not followed).
+
+    Without a manifest every audio file under the root (recursively; extensions
+    :data:`AUDIO_EXTENSIONS`, any case; hidden files skipped) is a call whose id is the file
+    stem, in sorted path order. A sibling ``<stem>.json`` (AI Hub label) or ``<stem>.txt``
+    is its transcript; when both exist the ``.json`` wins.
+
+    Ids must be unique: every call sharing an id is reported, none is kept. Local paths
+    come out absolute.
+
+    Returns:
+        One entry per manifest row or audio file: a :class:`CallRecord`, or a
+        :class:`CallError` (stage ``"read"``) for a row that cannot be a call.
+
+    Raises:
+        ArchiveError: ``root`` is not a usable location, the archive holds several
+            manifests, the manifest cannot be read or parsed or lacks a required column,
+            or there is neither a manifest nor any audio file.
+    """
+    root = _archive_root(root)
+    manifests = [
+        uri for uri in (FileSystems.join(root, name) for name in MANIFEST_NAMES)
+        if _exists(uri)
+    ]
+    if len(manifests) > 1:
+        names = ", ".join(posixpath.basename(uri) for uri in manifests)
+        raise ArchiveError(f"archive {root} holds several manifests ({names}); keep one")
+    listed = (_list_manifest(manifests[0], root=root) if manifests
+              else _list_sidecars(root))
+    return _report(listed)
+
+
+def decode_transcript(data: bytes, *, name: str) -> str:
+    """Decodes transcript bytes: UTF-8 (a leading BOM is dropped), else CP949.
+
+    Raises:
+        TranscriptError: the bytes are neither, naming ``name`` and both failures.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return data.decode("cp949")
+        except UnicodeDecodeError as cp949_error:
+            raise TranscriptError(
+                f"{name}: transcript is neither UTF-8 ({utf8_error}) "
+                f"nor CP949 ({cp949_error})") from cp949_error
+
+
+def caller_text_from_aihub(payload: dict, *, name: str) -> str:
+    """The caller's words from an AI Hub 119-call label (DESIGN §2).
+
+    ``payload["utterances"]`` is a list of ``{"startAt", "endAt", "text", "speaker"}``
+    (times in ms; speaker 1 = caller, 0 = call-taker; given as int or string). The
+    caller's texts are joined with one space in ``startAt`` order (ties keep file order);
+    blank texts are skipped.
+
+    Returns:
+        The caller's text, ``""`` when the caller says nothing.
+
+    Raises:
+        TranscriptError: the payload or an utterance does not have that layout, naming
+            ``name`` and what is wrong.
+    """
+    if not isinstance(payload, dict):
+        raise TranscriptError(
+            f"{name}: AI Hub label must be a JSON object, got {type(payload).__name__}")
+    utterances = payload.get("utterances")
+    if not isinstance(utterances, list):
+        raise TranscriptError(
+            f"{name}: 'utterances' must be a list, got {type(utterances).__name__}")
+    caller = []
+    for index, utterance in enumerate(utterances):
+        start_ms, text, speaker = _utterance_fields(utterance, index=index, name=name)
+        if speaker == "1" and text.strip():
+            caller.append((start_ms, text.strip()))
+    return " ".join(text for _, text in sorted(caller, key=lambda item: item[0]))
+
+
+def read_transcript(record: CallRecord) -> str:
+    """The transcript of a call: inline text, else its sidecar, else ``""``.
+
+    A sidecar ending in ``.json`` is an AI Hub label (the caller's words are returned, see
+    :func:`caller_text_from_aihub`); any other is plain text (:func:`decode_transcript`).
+
+    Raises:
+        SourceError: the sidecar is missing or cannot be read.
+        TranscriptError: the sidecar cannot be decoded or parsed.
+    """
+    if record.transcript is not None:
+        return record.transcript
+    if record.transcript_uri is None:
+        return ""
+    uri = record.transcript_uri
+    text = decode_transcript(_read_bytes(uri), name=uri)
+    if not uri.lower().endswith(".json"):
+        return text
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(f"{uri}: invalid JSON ({exc})") from exc
+    return caller_text_from_aihub(payload, name=uri)
+
+
+def open_audio(uri: str) -> BinaryIO:
+    """Opens an audio file (local or ``gs://``) for binary reading, byte for byte.
+
+    Compression is never inferred from the name (Beam would otherwise gunzip ``*.gz``).
+
+    Raises:
+        SourceError: the file is missing or cannot be opened, naming ``uri``.
+    """
+    if not uri:
+        raise SourceError(f"uri={uri!r} is empty")
+    try:
+        return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
+    except _IO_ERRORS as exc:
+        raise SourceError(f"cannot open {uri}: {exc}") from exc
+
+
+def _archive_root(root: str) -> str:
+    """``root`` validated and normalised: absolute local path or ``scheme://bucket/prefix``."""
+    if not isinstance(root, str) or not root.strip():
+        raise ArchiveError(f"root={root!r} must be a folder path or a gs:// URI")
+    if any(char in root for char in _GLOB_CHARS):
+        raise ArchiveError(f"root={root!r} must not contain glob characters {_GLOB_CHARS}")
+    normalised = _normalise(root)
+    if FileSystems.get_scheme(normalised) is not None:
+        bucket = normalised.split("://", 1)[1].split("/", 1)[0]
+        if bucket in ("", ".", ".."):
+            raise ArchiveError(f"root={root!r} names no bucket")
+    return normalised
+
+
+def _normalise(location: str) -> str:
+    """An absolute local path, or a URI with ``.``/``..`` segments and trailing ``/`` removed."""
+    scheme = FileSystems.get_scheme(location)
+    if scheme is None:
+        return os.path.abspath(location)
+    head = f"{scheme}://"
+    return head + posixpath.normpath(location[len(head):])
+
+
+def _exists(uri: str) -> bool:
+    try:
+        return FileSystems.exists(uri)
+    except _IO_ERRORS as exc:
+        raise ArchiveError(f"cannot check {uri}: {exc}") from exc
+
+
+def _read_bytes(uri: str) -> bytes:
+    """All bytes of a file, uncompressed as stored; :class:`SourceError` if unreadable."""
+    try:
+        with open_audio(uri) as stream:
+            return stream.read()
+    except _IO_ERRORS as exc:
+        raise SourceError(f"cannot read {uri}: {exc}") from exc
+
+
+def _list_manifest(uri: str, *, root: str) -> list[_Listed]:
+    """One entry per data row of the manifest at ``uri`` (rows numbered from 1)."""
+    try:
+        data = _read_bytes(uri)
+    except SourceError as exc:
+        raise ArchiveError(f"cannot read manifest: {exc}") from exc
+    columns, rows = _parse_manifest(data, uri=uri)
+    missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+    if missing:
+        raise ArchiveError(
+            f"manifest {uri} lacks required column(s) {', '.join(missing)}; "
+            f"it has {', '.join(columns) or 'none'}")
+    name = posixpath.basename(uri)
+    return [
+        _listed_row(row, root=root, source_uri=f"{uri}#row={number}",
+                    unnamed=f"<{name} row {number}>")
+        for number, row in enumerate(rows, start=1)
+    ]
+
+
+def _parse_manifest(data: bytes, *, uri: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The column names and the data rows of a manifest, by its file name."""
+    name = posixpath.basename(uri)
+    try:
+        if name == "manifest.csv":
+            reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+            rows = list(reader)
+            return list(reader.fieldnames or ()), rows
+        if name == "manifest.jsonl":
+            return _parse_jsonl(data.decode("utf-8-sig"), uri=uri)
+        table = pq.ParquetFile(io.BytesIO(data))
+        columns = table.schema_arrow.names
+        wanted = [column for column in columns if column in KNOWN_COLUMNS]
+        return columns, table.read(columns=wanted).to_pylist()
+    except (ValueError, csv.Error, pa.ArrowException) as exc:
+        raise ArchiveError(f"cannot parse manifest {uri}: {exc}") from exc
+
+
+def _parse_jsonl(text: str, *, uri: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """JSON-lines rows (blank lines skipped); the columns are the keys seen in any row."""
+    rows = []
+    # split("\n"), not splitlines(): U+2028 may stand unescaped inside a JSON string.
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ArchiveError(f"cannot parse manifest {uri}: line {line_number}: {exc}") from exc
+        if not isinstance(row, dict):
+            raise ArchiveError(
+                f"cannot parse manifest {uri}: line {line_number} is a "
+                f"{type(row).__name__}, not a JSON object")
+        rows.append(row)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return columns, rows
+
+
+def _listed_row(row: Mapping[Any, Any], *, root: str, source_uri: str,
+                unnamed: str) -> _Listed:
+    """A manifest row as a :class:`CallRecord`, or the :class:`ManifestRowError` it makes."""
+    try:
+        call_id = _text_cell(row, "call_id")
+    except ManifestRowError as exc:
+        return _Listed(None, unnamed, source_uri, exc)
+    if call_id is None:
+        return _Listed(None, unnamed, source_uri, ManifestRowError("call_id is empty"))
+    try:
+        record = _record_from_row(row, call_id=call_id, root=root, source_uri=source_uri)
+    except ManifestRowError as exc:
+        return _Listed(call_id, call_id, source_uri, exc)
+    return _Listed(call_id, call_id, source_uri, record)
+
+
+def _record_from_row(row: Mapping[Any, Any], *, call_id: str, root: str,
+                     source_uri: str) -> CallRecord:
+    """The call a manifest row describes; :class:`ManifestRowError` for an invalid cell."""
+    if None in row:  # csv.DictReader puts cells beyond the header under the key None
+        raise ManifestRowError(f"row has more cells than the header: extra {row[None]!r}")
+    audio = _text_cell(row, "audio")
+    if audio is None:
+        raise ManifestRowError("audio is empty")
+    transcript_path = _text_cell(row, "transcript_path")
+    start_s = _seconds_cell(row, "event_start_s")
+    end_s = _seconds_cell(row, "event_end_s")
+    if (start_s is None) != (end_s is None):
+        raise ManifestRowError(
+            f"event_start_s={start_s} and event_end_s={end_s} must be given together")
+    if start_s is not None and end_s <= start_s:
+        raise ManifestRowError(f"event_end_s={end_s} must be > event_start_s={start_s}")
+    return CallRecord(
+        call_id=call_id,
+        audio_uri=_inside_root(audio, column="audio", root=root),
+        source_uri=source_uri,
+        transcript=_text_cell(row, "transcript"),
+        transcript_uri=(None if transcript_path is None else
+                        _inside_root(transcript_path, column="transcript_path", root=root)),
+        started_at=_text_cell(row, "started_at"),
+        caller_id=_text_cell(row, "caller_id"),
+        line=_text_cell(row, "line"),
+        label=_choice_cell(row, "label", choices=spec.LABELS),
+        category=_choice_cell(row, "category", choices=spec.CATEGORIES),
+        split=_choice_cell(row, "split", choices=spec.SPLITS),
+        event_start_s=start_s,
+        event_end_s=end_s,
+    )
+
+
+def _text_cell(row: Mapping[Any, Any], column: str) -> str | None:
+    """A cell as stripped text; ``None`` when absent or blank.
+
+    Numbers become their decimal text (``112.0`` → ``"112"``, as pandas writes integer
+    columns with gaps), dates and times ISO 8601.
+    """
+    value = row.get(column)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        value = value.isoformat()
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ManifestRowError(f"{column}={value!r} is not text")
+    return str(value).strip() or None
+
+
+def _choice_cell(row: Mapping[Any, Any], column: str, *, choices: Sequence[str]) -> str | None:
+    """A text cell that must be one of ``choices`` when given."""
+    value = _text_cell(row, column)
+    if value is not None and value not in choices:
+        raise ManifestRowError(f"{column}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _seconds_cell(row: Mapping[Any, Any], column: str) -> float | None:
+    """A cell as a finite number of seconds >= 0; ``None`` when absent or blank."""
+    value = row.get(column)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ManifestRowError(f"{column}={value!r} is not a number")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ManifestRowError(f"{column}={value!r} is not a number") from exc
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ManifestRowError(f"{column}={value!r} must be a finite number >= 0")
+    return seconds
+
+
+def _inside_root(path: str, *, column: str, root: str) -> str:
+    """``path`` resolved against ``root`` (unless absolute or a URI); must lie inside it."""
+    if FileSystems.get_scheme(path) is None and not os.path.isabs(path):
+        path_in_root = FileSystems.join(root, path)
+    else:
+        path_in_root = path
+    resolved = _normalise(path_in_root)
+    if not resolved.startswith(root.rstrip("/") + "/"):
+        raise ManifestRowError(
+            f"{column}={path!r} resolves to {resolved}, outside the archive root {root}")
+    return resolved
+
+
+def _list_sidecars(root: str) -> list[_Listed]:
+    """One entry per audio file under ``root``, in sorted path order."""
+    pattern = FileSystems.join(root, "**")
+    try:
+        paths = [meta.path for meta in FileSystems.match([pattern])[0].metadata_list]
+    except _IO_ERRORS as exc:
+        raise ArchiveError(f"cannot list {pattern}: {exc}") from exc
+    by_stem_and_ext = {_stem_and_ext(path): path for path in paths}
+    audio = sorted(
+        path for path in paths
+        if _stem_and_ext(path)[1] in AUDIO_EXTENSIONS
+        and not posixpath.basename(path).startswith(".")
+    )
+    if not audio:
+        raise ArchiveError(
+            f"no manifest ({', '.join(MANIFEST_NAMES)}) and no audio files "
+            f"({', '.join(AUDIO_EXTENSIONS)}) under {root}")
+    listed = []
+    for path in audio:
+        stem = _stem_and_ext(path)[0]
+        call_id = posixpath.basename(stem)
+        transcript_uri = by_stem_and_ext.get((stem, ".json"), by_stem_and_ext.get((stem, ".txt")))
+        record = CallRecord(call_id=call_id, audio_uri=path, source_uri=path,
+                            transcript_uri=transcript_uri)
+        listed.append(_Listed(call_id, call_id, path, record))
+    return listed
+
+
+def _stem_and_ext(path: str) -> tuple[str, str]:
+    """``path`` without its extension, and the extension in lower case (``".wav"``)."""
+    stem, ext = posixpath.splitext(path)
+    return stem, ext.lower()
+
+
+def _report(listed: Sequence[_Listed]) -> list[CallRecord | CallError]:
+    """Records and errors in listing order; every entry sharing an id becomes an error."""
+    sources_by_id = collections.defaultdict(list)
+    for entry in listed:
+        if entry.call_id is not None:
+            sources_by_id[entry.call_id].append(entry.source_uri)
+    calls: list[CallRecord | CallError] = []
+    for entry in listed:
+        others = [uri for uri in sources_by_id.get(entry.call_id, ()) if uri != entry.source_uri]
+        outcome = entry.outcome
+        if others:
+            outcome = ManifestRowError(
+                f"call_id {entry.call_id!r} is not unique: also listed at {', '.join(others)}")
+        if isinstance(outcome, CallRecord):
+            calls.append(outcome)
+        else:
+            calls.append(CallError(call_id=entry.label, source_uri=entry.source_uri,
+                                   stage=_STAGE, error_type=type(outcome).__name__,
+                                   message=str(outcome)))
+    return calls
+
+
+def _utterance_fields(utterance: Any, *, index: int, name: str) -> tuple[float, str, str]:
+    """``(startAt, text, speaker as text)`` of one AI Hub utterance, validated."""
+    if not isinstance(utterance, dict):
+        raise TranscriptError(
+            f"{name}: utterances[{index}] must be an object, got {type(utterance).__name__}")
+    start_ms = utterance.get("startAt")
+    text = utterance.get("text")
+    speaker = utterance.get("speaker")
+    if isinstance(start_ms, bool) or not isinstance(start_ms, (int, float)):
+        raise TranscriptError(f"{name}: utterances[{index}].startAt={start_ms!r} is not a number")
+    if not isinstance(text, str):
+        raise TranscriptError(f"{name}: utterances[{index}].text={text!r} is not text")
+    if isinstance(speaker, bool) or not isinstance(speaker, (int, str)):
+        raise TranscriptError(
+            f"{name}: utterances[{index}].speaker={speaker!r} is not an int or string")
+    return start_ms, text, str(speaker).strip()
