@@ -1,0 +1,172 @@
+"""The Parquet reports of DESIGN §4: schemas, staging and publishing, the run summary.
+
+A run writes every report under ``<out>/_staging/<run_id>/`` first. Only when the pipeline
+has finished does :func:`publish_reports` replace the night's partitions
+(``<out>/<report>/run_date=YYYY-MM-DD/``) with the staged files, and the run summary is
+written last. A run that dies half-way leaves the published partitions as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import Iterable, Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.records import CallError
+
+LOG = logging.getLogger(__name__)
+
+CALLS = "calls"
+EMERGENCIES = "emergencies"
+PRANK_CANDIDATES = "prank_candidates"
+ERRORS = "errors"
+REPORTS = (CALLS, EMERGENCIES, PRANK_CANDIDATES, ERRORS)
+SUMMARIES = "summaries"
+SUMMARY_FILE = "summary.json"
+STAGING = "_staging"
+INPUTS = "_inputs"
+
+FLAGS = ("emergency", "prank_candidate", "normal")
+
+ERRORS_SCHEMA = pa.schema([
+    pa.field("call_id", pa.string(), nullable=False),
+    pa.field("source_uri", pa.string(), nullable=False),
+    pa.field("stage", pa.string(), nullable=False),
+    pa.field("error_type", pa.string(), nullable=False),
+    pa.field("message", pa.string(), nullable=False),
+])
+
+
+def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
+    """The ``calls`` report (and its flagged subsets): one row per scored call.
+
+    Scores are probabilities in [0, 1]; times in seconds from the call's start; ``text_score``
+    is null for a call with no transcript, ``audio_score``/``text_score`` null for models
+    without those heads. ``transcript`` exists only when the run asked for it.
+    """
+    fields = [
+        pa.field("call_id", pa.string(), nullable=False),
+        pa.field("audio_uri", pa.string(), nullable=False),
+        pa.field("started_at", pa.timestamp("us", tz="UTC")),
+        pa.field("line", pa.string()),
+        pa.field("caller_hash", pa.string()),
+        pa.field("duration_s", pa.float64(), nullable=False),
+        pa.field("sample_rate_hz", pa.int32(), nullable=False),
+        pa.field("emergency_score", pa.float64(), nullable=False),
+        pa.field("audio_score", pa.float64()),
+        pa.field("text_score", pa.float64()),
+        pa.field("category", pa.string(), nullable=False),
+        pa.field("category_score", pa.float64(), nullable=False),
+        pa.field("prank_score", pa.float64(), nullable=False),
+        pa.field("prank_reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("evidence_start_s", pa.float64(), nullable=False),
+        pa.field("evidence_end_s", pa.float64(), nullable=False),
+        pa.field("flag", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("scored_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+    if include_transcript:
+        fields.append(pa.field("transcript", pa.string()))
+    return pa.schema(fields)
+
+
+def error_row(error: CallError) -> dict:
+    """A :class:`CallError` as a row of :data:`ERRORS_SCHEMA`."""
+    return {
+        "call_id": error.call_id, "source_uri": error.source_uri, "stage": error.stage,
+        "error_type": error.error_type, "message": error.message,
+    }
+
+
+def partition_dir(root: str, report: str, run_date: str) -> str:
+    """``<root>/<report>/run_date=<run_date>``: a Hive partition folder."""
+    return FileSystems.join(root, report, f"run_date={run_date}")
+
+
+def staging_root(out: str, run_id: str) -> str:
+    return FileSystems.join(out, STAGING, run_id)
+
+
+def _files_under(folder: str) -> list[str]:
+    pattern = FileSystems.join(folder, "*")
+    return sorted(meta.path for meta in FileSystems.match([pattern])[0].metadata_list)
+
+
+def _delete(paths: Sequence[str]) -> None:
+    if paths:
+        FileSystems.delete(list(paths))
+
+
+def read_report(root: str, report: str, run_date: str, *, columns: Sequence[str]) -> pa.Table:
+    """The rows of one partition (only ``columns``), read with pyarrow through FileSystems."""
+    tables = []
+    for path in _files_under(partition_dir(root, report, run_date)):
+        with FileSystems.open(path) as handle:
+            tables.append(pq.read_table(handle, columns=list(columns)))
+    if not tables:
+        return pa.table({name: pa.array([], pa.string()) for name in columns})
+    return pa.concat_tables(tables)
+
+
+def check_invariant(*, input_ids: Iterable[str], scored_ids: Sequence[str],
+                    error_ids: Sequence[str]) -> list[str]:
+    """Problems with "every input call is in calls or errors, exactly once" ([] = holds).
+
+    ``input_ids`` lists every input row (a duplicated manifest id appears once per row);
+    each such row must be matched by exactly one row of ``calls`` or ``errors``.
+    """
+    expected = Counter(input_ids)
+    got = Counter(scored_ids) + Counter(error_ids)
+    problems = []
+    missing = expected - got
+    extra = got - expected
+    if missing:
+        problems.append(f"{sum(missing.values())} input calls in neither calls nor errors, "
+                        f"e.g. {sorted(missing)[:5]}")
+    if extra:
+        problems.append(f"{sum(extra.values())} report rows beyond the input, "
+                        f"e.g. {sorted(extra)[:5]}")
+    both = set(scored_ids) & set(error_ids)
+    if both:
+        problems.append(f"{len(both)} calls in both calls and errors, e.g. {sorted(both)[:5]}")
+    return problems
+
+
+def publish_reports(*, out: str, staging: str, run_date: str) -> None:
+    """Replace the night's partitions of every report by the staged ones.
+
+    The summary of the night is removed first and written again only after publishing
+    (:func:`write_summary`), so a reader never takes a half-published night for a finished one.
+    """
+    _delete(_files_under(partition_dir(out, SUMMARIES, run_date)))
+    for report in REPORTS:
+        staged = _files_under(partition_dir(staging, report, run_date))
+        _delete(_files_under(partition_dir(out, report, run_date)))
+        target = partition_dir(out, report, run_date)
+        destinations = [FileSystems.join(target, path.rsplit("/", 1)[-1]) for path in staged]
+        if not staged:
+            continue
+        if not FileSystems.exists(target):
+            FileSystems.mkdirs(target)
+        FileSystems.rename(staged, destinations)
+    LOG.info("published %s partitions of run_date=%s under %s", len(REPORTS), run_date, out)
+
+
+def write_summary(*, out: str, run_date: str, summary: Mapping) -> str:
+    """Write the run summary last; returns its path."""
+    path = FileSystems.join(partition_dir(out, SUMMARIES, run_date), SUMMARY_FILE)
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(summary, indent=2, sort_keys=True, default=str).encode())
+    return path
+
+
+def remove_staging(staging: str) -> None:
+    """Delete what a run staged (after publishing)."""
+    if FileSystems.exists(staging):
+        FileSystems.delete([staging])

@@ -1,0 +1,116 @@
+"""The feature-extraction transforms and job on a real archive of good and bad calls."""
+
+from __future__ import annotations
+
+import glob
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipelines import features as features_job
+from transforms.audio import encode_audio
+from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
+from transforms.spec import DEFAULT_FEATURES
+
+SR_TEL = 8_000
+SR_HI = 48_000
+
+
+def _sine(freq_hz: float, seconds: float, sr: int, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return amplitude * np.sin(2 * np.pi * freq_hz * t)
+
+
+@pytest.fixture(scope="module")
+def mixed_archive(tmp_path_factory):
+    """6 listed rows that work, 7 that fail at every stage the reader and features have."""
+    root = tmp_path_factory.mktemp("archive")
+    (root / "tel.wav").write_bytes(encode_audio(
+        _sine(440, 3.5, SR_TEL), sample_rate_hz=SR_TEL, subtype="ULAW"))
+    (root / "stereo.wav").write_bytes(encode_audio(
+        np.stack([_sine(300, 9.0, SR_HI), _sine(900, 9.0, SR_HI, 0.1)]),
+        sample_rate_hz=SR_HI))
+    (root / "long.flac").write_bytes(encode_audio(
+        _sine(600, 15.0, 16_000), sample_rate_hz=16_000, fmt="FLAC"))
+    (root / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    (root / "empty.wav").write_bytes(b"")
+    (root / "bad_text.txt").write_bytes(b"\xff\xfe\xfa\x00\x81")
+    (root / "cp949.txt").write_bytes("불이 났어요".encode("cp949"))
+    (root / "manifest.csv").write_text(
+        "call_id,audio,transcript,transcript_path\n"
+        "fire,tel.wav,집에 불이 났어요 빨리 와 주세요,\n"
+        "stereo,stereo.wav,,\n"
+        "long,long.flac,,cp949.txt\n"
+        "corrupt,corrupt.wav,,\n"
+        "empty,empty.wav,,\n"
+        "missing,missing.wav,,\n"
+        "encoding,tel.wav,,bad_text.txt\n"
+        "dup,tel.wav,,\n"
+        "dup,stereo.wav,,\n"
+        "escape,../outside.wav,,\n"
+        ",tel.wav,,\n", encoding="utf-8")
+    return root
+
+
+EXPECTED_WINDOWS = {"fire": 1, "stereo": 2, "long": 3}
+EXPECTED_ERRORS = {
+    ("corrupt", "decode", "AudioError"),
+    ("empty", "decode", "AudioError"),
+    ("missing", "read", "SourceError"),
+    ("encoding", "read", "TranscriptError"),
+    ("dup", "read", "ManifestRowError"),
+    ("escape", "read", "ManifestRowError"),
+    ("<manifest.csv row 11>", "read", "ManifestRowError"),
+}
+INPUT_ROWS = 11
+
+
+def test_transforms_route_every_call_to_features_or_errors(mixed_archive):
+    with BeamTestPipeline() as pipeline:
+        listed = pipeline | ReadArchive(str(mixed_archive))
+        featurised = listed[CALLS] | ExtractFeatures(DEFAULT_FEATURES)
+        good = featurised[CALLS] | beam.Map(
+            lambda call: (call.record.call_id, call.n_windows, call.log_mel.shape[1:],
+                          call.sample_rate_hz, len(call.tokens) > 0))
+        assert_that(good, equal_to([
+            ("fire", 1, (128, 300), SR_TEL, True),
+            ("stereo", 2, (128, 300), SR_HI, False),
+            ("long", 3, (128, 300), 16_000, True),
+        ]), label="good")
+        errors = ((listed[ERRORS], featurised[ERRORS]) | beam.Flatten()
+                  | beam.Map(lambda e: (e.call_id, e.stage, e.error_type)))
+        # both "dup" rows are reported, so "dup" is expected twice
+        assert_that(errors, equal_to(
+            list(EXPECTED_ERRORS) + [("dup", "read", "ManifestRowError")]),
+                    label="errors")
+
+
+def test_features_job_writes_parquet_that_accounts_for_every_row(mixed_archive, tmp_path):
+    out = tmp_path / "out"
+    features_job.run([], archive=str(mixed_archive), out=str(out), config=DEFAULT_FEATURES)
+
+    features = pq.read_table(glob.glob(str(out / "features" / "*.parquet")))
+    errors = pq.read_table(glob.glob(str(out / "errors" / "*.parquet")))
+
+    windows = features.group_by("call_id").aggregate([("window_index", "count")]).to_pylist()
+    assert {row["call_id"]: row["window_index_count"] for row in windows} == EXPECTED_WINDOWS
+    first = next(row for row in features.to_pylist() if row["call_id"] == "fire")
+    log_mel = np.asarray(first["log_mel"], dtype=np.float32).reshape(128, 300)
+    # a 440 Hz tone: its loudest mel band sits low, well below the 8 kHz top band
+    assert 5 < int(log_mel.mean(axis=1).argmax()) < 40
+    assert {"집", "불", "빨리"} <= set(first["tokens"])
+    assert features.schema.metadata[b"feature_config"]
+
+    error_rows = errors.to_pylist()
+    assert len(set(features["call_id"].to_pylist())) + len(error_rows) == INPUT_ROWS
+    by_id = {(row["call_id"], row["stage"], row["error_type"]) for row in error_rows}
+    assert by_id == EXPECTED_ERRORS
+    messages = {row["call_id"]: row["message"] for row in error_rows}
+    assert "bad_text.txt" in messages["encoding"] and "CP949" in messages["encoding"]
+    assert "missing.wav" in messages["missing"]
+    assert "empty" in messages["empty"]
+    assert "outside the archive root" in messages["escape"]

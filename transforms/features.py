@@ -1,0 +1,97 @@
+"""From a listed call to model inputs: the one path shared by training and scoring."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from transforms import spec
+from transforms.archive import open_audio, read_transcript
+from transforms.audio import audio_features, mfcc_from_log_mel
+from transforms.errors import FeatureError
+from transforms.records import CallRecord
+from transforms.spec import FeatureConfig
+from transforms.text import OktTokenizer, Vocabulary
+
+
+@dataclasses.dataclass(frozen=True)
+class CallFeatures:
+    """One call's features, ready for a model.
+
+    ``log_mel`` is float32 (n_windows, n_mels, n_frames) in dB, one 7-s window per row,
+    starting at ``window_starts_s`` (float32 (n_windows,), seconds into the call).
+    ``tokens`` are the Okt tokens of the caller's transcript (empty when there is none).
+    ``duration_s``, ``sample_rate_hz`` and ``n_channels`` describe the original audio.
+    """
+
+    record: CallRecord
+    log_mel: np.ndarray
+    window_starts_s: np.ndarray
+    tokens: tuple[str, ...]
+    duration_s: float
+    sample_rate_hz: int
+    n_channels: int
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.log_mel.shape[0])
+
+
+def extract_call_features(
+    record: CallRecord, *, config: FeatureConfig, tokenizer: OktTokenizer
+) -> CallFeatures:
+    """Read, decode and featurise one call.
+
+    Raises the :class:`~transforms.errors.CallInputError` subclass of the stage that failed:
+    ``SourceError``/``TranscriptError`` (read), ``AudioError`` (decode),
+    ``FeatureError`` (features), ``TokenizerError`` (tokenise).
+    """
+    transcript = read_transcript(record)
+    with open_audio(record.audio_uri) as audio_file:
+        audio = audio_features(audio_file, config=config, name=record.audio_uri)
+    if not np.isfinite(audio.log_mel).all():
+        raise FeatureError(f"non-finite log-mel values for {record.audio_uri}")
+    tokens = tuple(tokenizer.tokenize(transcript)) if transcript.strip() else ()
+    return CallFeatures(
+        record=record,
+        log_mel=audio.log_mel,
+        window_starts_s=audio.window_starts_s,
+        tokens=tokens,
+        duration_s=audio.duration_s,
+        sample_rate_hz=audio.sample_rate_hz,
+        n_channels=audio.n_channels,
+    )
+
+
+def window_inputs(
+    calls: Sequence[CallFeatures],
+    *,
+    vocab: Vocabulary,
+    config: FeatureConfig,
+    input_names: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """Stack the windows of ``calls`` into the named model inputs.
+
+    Returns, for the names asked for, with N = total windows of all calls in order:
+    ``logmel`` float32 (N, n_mels, n_frames, 1), ``mfcc`` float32 (N, n_frames, n_mfcc),
+    ``tokens`` int32 (N, text_length) (each window carries its call's transcript).
+    """
+    unknown = sorted(set(input_names) - {spec.LOGMEL_INPUT, spec.MFCC_INPUT, spec.TOKENS_INPUT})
+    if unknown:
+        raise ValueError(f"unknown model inputs {unknown}")
+    if not calls:
+        raise ValueError("calls must not be empty")
+    log_mel = np.concatenate([call.log_mel for call in calls], axis=0)
+    inputs: dict[str, np.ndarray] = {}
+    if spec.LOGMEL_INPUT in input_names:
+        inputs[spec.LOGMEL_INPUT] = log_mel[..., np.newaxis]
+    if spec.MFCC_INPUT in input_names:
+        inputs[spec.MFCC_INPUT] = mfcc_from_log_mel(log_mel, config=config)
+    if spec.TOKENS_INPUT in input_names:
+        inputs[spec.TOKENS_INPUT] = np.concatenate([
+            np.tile(vocab.encode(call.tokens, length=config.text_length), (call.n_windows, 1))
+            for call in calls
+        ], axis=0)
+    return inputs
