@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -44,6 +45,8 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes); set before it loads.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     args.pipeline_args = extra
@@ -51,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # Beam and TensorFlow narrate every step at INFO; keep ours, theirs from WARNING.
+        for noisy in ("apache_beam", "tensorflow", "absl", "jax"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _command_module(args.command).run_command(args)
     except CallTriageError as error:

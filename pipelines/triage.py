@@ -1,0 +1,442 @@
+"""``call-triage run``: the nightly triage job (DESIGN §4, §5).
+
+archive → read → features (+ dead letters) → windows → RunInference (batched, model once
+per worker process) → per-call aggregation → prank rules (per call, then per caller) →
+Parquet reports staged under ``<out>/_staging/<run_id>/``, published when the pipeline
+has finished, and the run summary written last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any, Iterator, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from models.bundle import read_bundle_metadata
+from pipelines import reports
+from pipelines.scoring import (
+    PrankRules, ScoredCall, WindowModelHandler, add_repeat_caller_reason, call_metadata,
+    score_call, split_windows, verdict, window_failure_message)
+from transforms.archive import read_transcript
+from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
+from transforms.errors import ConfigError, InferenceError, ReportError
+from transforms.records import CallError
+from transforms.spec import FeatureConfig
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
+                              "models", "bundled", "multimodal")
+CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
+METRICS_NAMESPACE = "call_triage"
+
+
+class TriageOptions(PipelineOptions):
+    """Options of the nightly job; every other flag goes to Beam (runner, project, …)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        defaults = PrankRules()
+        parser.add_argument("--archive", help="archive folder or gs:// prefix (DESIGN §2)")
+        parser.add_argument("--out", help="report root, folder or gs:// prefix (DESIGN §4)")
+        parser.add_argument("--model", default=os.path.normpath(DEFAULT_BUNDLE),
+                            help="model bundle folder or gs:// prefix (default: bundled)")
+        parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
+                            help="YYYY-MM-DD partition to write (default: today)")
+        parser.add_argument("--caller_hash_key", "--caller-hash-key", dest="caller_hash_key",
+                            default=None,
+                            help=f"key of the caller-id hash (default: ${CALLER_KEY_ENV}; "
+                                 "without either, a random per-run key)")
+        parser.add_argument("--include_transcripts", "--include-transcripts",
+                            dest="include_transcripts", action="store_true",
+                            help="copy transcripts into the calls report (off by default)")
+        parser.add_argument("--max_batch_size", "--max-batch-size", dest="max_batch_size",
+                            type=int, default=128, help="windows per model call")
+        for field in dataclasses.fields(PrankRules):
+            flag = field.name.replace("_", "-")
+            parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
+                                type=type(getattr(defaults, field.name)),
+                                default=getattr(defaults, field.name),
+                                help=f"prank rule threshold (default: %(default)s)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TriageSettings:
+    """Validated settings of one run (no secrets are logged or written)."""
+
+    archive: str
+    out: str
+    bundle: str
+    run_date: str
+    run_id: str
+    caller_key: bytes
+    caller_key_source: str
+    include_transcripts: bool
+    max_batch_size: int
+    rules: PrankRules
+    emergency_threshold: float
+    model_name: str
+    model_version: str
+    config: FeatureConfig
+
+    @property
+    def staging(self) -> str:
+        return reports.staging_root(self.out, self.run_id)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as written to the summary (the key itself is left out)."""
+        return {
+            "archive": self.archive, "out": self.out, "model": self.bundle,
+            "run_date": self.run_date, "run_id": self.run_id,
+            "caller_hash_key_source": self.caller_key_source,
+            "include_transcripts": self.include_transcripts,
+            "max_batch_size": self.max_batch_size,
+            "prank_rules": dataclasses.asdict(self.rules),
+            "emergency_threshold": self.emergency_threshold,
+        }
+
+
+def parse_run_date(value: Optional[str], *, today: dt.date) -> str:
+    """``YYYY-MM-DD`` (default ``today``); anything else is a ConfigError."""
+    if value is None:
+        return today.isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError as error:
+        raise ConfigError(f"run_date={value!r} is not a YYYY-MM-DD date") from error
+
+
+def caller_key(option: Optional[str], *, environ: dict) -> tuple[bytes, str]:
+    """The caller-hash key and where it came from (option, environment or random)."""
+    if option:
+        return option.encode("utf-8"), "option"
+    if environ.get(CALLER_KEY_ENV):
+        return environ[CALLER_KEY_ENV].encode("utf-8"), "environment"
+    LOG.warning("no caller hash key (--caller_hash_key or $%s): using a random key, so "
+                "caller hashes cannot be linked across runs", CALLER_KEY_ENV)
+    return secrets.token_bytes(32), "random"
+
+
+def settings_from_options(options: PipelineOptions, *, environ: dict,
+                          today: dt.date) -> TriageSettings:
+    triage = options.view_as(TriageOptions)
+    if not triage.archive or not triage.out:
+        raise ConfigError("--archive and --out are required")
+    if triage.max_batch_size < 1:
+        raise ConfigError(f"max_batch_size={triage.max_batch_size} must be >= 1")
+    metadata = read_bundle_metadata(triage.model)
+    key, key_source = caller_key(triage.caller_hash_key, environ=environ)
+    run_date = parse_run_date(triage.run_date, today=today)
+    return TriageSettings(
+        archive=triage.archive.rstrip("/"), out=triage.out.rstrip("/"), bundle=triage.model,
+        run_date=run_date,
+        run_id=f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}",
+        caller_key=key, caller_key_source=key_source,
+        include_transcripts=triage.include_transcripts,
+        max_batch_size=triage.max_batch_size,
+        rules=PrankRules(**{f.name: getattr(triage, f.name)
+                            for f in dataclasses.fields(PrankRules)}),
+        emergency_threshold=float(metadata["thresholds"]["emergency"]),
+        model_name=metadata["model_name"], model_version=metadata["model_version"],
+        config=FeatureConfig.from_dict(metadata["feature_config"]),
+    )
+
+
+def _count(name: str):
+    return Metrics.counter(METRICS_NAMESPACE, name)
+
+
+def _counted(element: Any, name: str) -> Any:
+    """Pass ``element`` through, counting it in the Beam counter ``name``."""
+    _count(name).inc()
+    return element
+
+
+class _AggregateFn(beam.DoFn):
+    """Joined ``(call_id, {"meta": [features], "windows": [(i, outputs)…]})`` → ScoredCall,
+    or a CallError when the model could not score one of the call's windows."""
+
+    def __init__(self, settings: TriageSettings):
+        super().__init__()
+        self._settings = settings
+
+    def process(self, joined: tuple[str, dict]) -> Iterator[Any]:
+        call_id, groups = joined
+        (metadata,) = groups["meta"]
+        failure = window_failure_message(groups["windows"])
+        if failure is not None:
+            yield beam.pvalue.TaggedOutput(ERRORS, CallError(
+                call_id=call_id, source_uri=metadata.record.source_uri,
+                stage=InferenceError.stage, error_type=InferenceError.__name__,
+                message=failure))
+            return
+        yield score_call(metadata, groups["windows"], window_s=self._settings.config.window_s,
+                         key=self._settings.caller_key, rules=self._settings.rules)
+
+
+def caller_group_key(call: ScoredCall) -> tuple[str, ScoredCall]:
+    """Calls of one caller share a key; calls with no caller id stay on their own."""
+    return (call.caller_hash or f"call:{call.record.call_id}"), call
+
+
+def parse_started_at(value: Optional[str]) -> Optional[dt.datetime]:
+    """ISO 8601 → aware UTC datetime (naive values are taken as UTC); None if absent or bad."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        LOG.warning("started_at=%r is not ISO 8601; written as null", value)
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def call_row(call: ScoredCall, *, settings: TriageSettings, transcript: Optional[str],
+             scored_at: dt.datetime) -> dict[str, Any]:
+    """One row of the ``calls`` report (:func:`pipelines.reports.calls_schema`)."""
+    scores = call.scores
+    reason_scores = [score for _, score in call.reasons]
+    prank_score = max(reason_scores + [scores.prank_score or 0.0])
+    flag = verdict(emergency_score=scores.emergency_score,
+                   prank_score=max(reason_scores, default=0.0),
+                   emergency_threshold=settings.emergency_threshold, rules=settings.rules)
+    row = {
+        "call_id": call.record.call_id,
+        "audio_uri": call.record.audio_uri,
+        "started_at": parse_started_at(call.record.started_at),
+        "line": call.record.line,
+        "caller_hash": call.caller_hash,
+        "duration_s": float(call.duration_s),
+        "sample_rate_hz": int(call.sample_rate_hz),
+        "emergency_score": float(scores.emergency_score),
+        "audio_score": None if scores.audio_score is None else float(scores.audio_score),
+        "text_score": None if scores.text_score is None else float(scores.text_score),
+        "category": scores.category,
+        "category_score": float(scores.category_score),
+        "prank_score": float(prank_score),
+        "prank_reasons": sorted(name for name, _ in call.reasons),
+        "evidence_start_s": float(scores.evidence_start_s),
+        "evidence_end_s": float(scores.evidence_end_s),
+        "flag": flag,
+        "model_name": settings.model_name,
+        "model_version": settings.model_version,
+        "scored_at": scored_at,
+    }
+    if settings.include_transcripts:
+        row["transcript"] = transcript
+    return row
+
+
+class _CallRowsFn(beam.DoFn):
+    """All scored calls of one caller → report rows, after the repeat-caller rule."""
+
+    def __init__(self, settings: TriageSettings):
+        super().__init__()
+        self._settings = settings
+
+    def process(self, group: tuple[str, Sequence[ScoredCall]]) -> Iterator[dict]:
+        _, calls = group
+        scored_at = dt.datetime.now(dt.timezone.utc)
+        for call in add_repeat_caller_reason(list(calls), rules=self._settings.rules):
+            transcript = (read_transcript(call.record)
+                          if self._settings.include_transcripts else None)
+            row = call_row(call, settings=self._settings, transcript=transcript,
+                           scored_at=scored_at)
+            _count("calls_scored").inc()
+            _count(f"flagged_{row['flag']}").inc()
+            yield row
+
+
+def _write(rows, label: str, *, root: str, report: str, run_date: str, schema):
+    return rows | label >> beam.io.WriteToParquet(
+        FileSystems.join(reports.partition_dir(root, report, run_date), "part"),
+        schema=schema, file_name_suffix=".parquet")
+
+
+def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None:
+    """Wire the nightly job into ``pipeline``; reports go to ``settings.staging``."""
+    staging, run_date = settings.staging, settings.run_date
+    listed = pipeline | "ReadArchive" >> ReadArchive(settings.archive)
+    ((listed[CALLS] | "CallIds" >> beam.Map(lambda record: record.call_id),
+      listed[ERRORS] | "RejectedIds" >> beam.Map(lambda error: error.call_id))
+     | "InputIds" >> beam.Flatten()
+     | "CountRead" >> beam.Map(_counted, "calls_read")
+     | "IdsAsJson" >> beam.Map(json.dumps)
+     | "WriteInputIds" >> beam.io.WriteToText(
+         FileSystems.join(staging, reports.INPUTS, "ids"), file_name_suffix=".jsonl"))
+    features = listed[CALLS] | "ExtractFeatures" >> ExtractFeatures(settings.config)
+    predictions = (
+        features[CALLS]
+        | "SplitWindows" >> beam.FlatMap(split_windows)
+        | "RunInference" >> RunInference(KeyedModelHandler(
+            WindowModelHandler(settings.bundle, max_batch_size=settings.max_batch_size))))
+    metadata = features[CALLS] | "CallMetadata" >> beam.Map(call_metadata)
+    aggregated = (
+        {"meta": metadata, "windows": predictions}
+        | "JoinWindows" >> beam.CoGroupByKey()
+        | "Aggregate" >> beam.ParDo(_AggregateFn(settings)).with_outputs(ERRORS, main=CALLS))
+    rows = (
+        aggregated[CALLS]
+        | "KeyByCaller" >> beam.Map(caller_group_key)
+        | "GroupByCaller" >> beam.GroupByKey()
+        | "CallRows" >> beam.ParDo(_CallRowsFn(settings)))
+    schema = reports.calls_schema(include_transcript=settings.include_transcripts)
+    common = {"root": staging, "run_date": run_date, "schema": schema}
+    _write(rows, "WriteCalls", report=reports.CALLS, **common)
+    _write(rows | "Emergencies" >> beam.Filter(lambda row: row["flag"] == "emergency"),
+           "WriteEmergencies", report=reports.EMERGENCIES, **common)
+    _write(rows | "PrankCandidates" >> beam.Filter(lambda row: row["flag"] == "prank_candidate"),
+           "WritePrankCandidates", report=reports.PRANK_CANDIDATES, **common)
+    errors = ((listed[ERRORS], features[ERRORS], aggregated[ERRORS])
+              | "AllErrors" >> beam.Flatten()
+              | "CountErrors" >> beam.Map(_counted, "calls_failed")
+              | "ErrorRows" >> beam.Map(reports.error_row))
+    _write(errors, "WriteErrors", root=staging, report=reports.ERRORS, run_date=run_date,
+           schema=reports.ERRORS_SCHEMA)
+
+
+def read_input_ids(staging: str) -> list[str]:
+    """The ids of every input row, as the pipeline staged them."""
+    pattern = FileSystems.join(staging, reports.INPUTS, "ids*")
+    ids = []
+    for meta in FileSystems.match([pattern])[0].metadata_list:
+        with FileSystems.open(meta.path) as handle:
+            ids.extend(json.loads(line) for line in handle.read().decode().splitlines() if line)
+    return ids
+
+
+def counter_values(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
+    """The job's Beam counters of our namespace (committed values where the runner has them)."""
+    values: dict[str, int] = {}
+    for counter in result.metrics().query()["counters"]:
+        if counter.key.metric.namespace == METRICS_NAMESPACE:
+            value = counter.committed if counter.committed is not None else counter.attempted
+            values[counter.key.metric.name] = values.get(counter.key.metric.name, 0) + value
+    return values
+
+
+def finish_run(settings: TriageSettings, *, timings: dict[str, float],
+               counters: dict[str, int]) -> dict[str, Any]:
+    """Check the invariant on the staged reports, publish them, write the summary last.
+
+    Raises :class:`~transforms.errors.ReportError` (reports left in staging, nothing
+    published) when some input call is missing from both reports or appears twice.
+    """
+    started = time.monotonic()
+    input_ids = read_input_ids(settings.staging)
+    calls = reports.read_report(settings.staging, reports.CALLS, settings.run_date,
+                                columns=["call_id", "flag"])
+    errors = reports.read_report(settings.staging, reports.ERRORS, settings.run_date,
+                                 columns=["call_id", "stage"])
+    problems = reports.check_invariant(
+        input_ids=input_ids, scored_ids=calls["call_id"].to_pylist(),
+        error_ids=errors["call_id"].to_pylist())
+    if problems:
+        raise ReportError(f"input = scored + errors does not hold: {'; '.join(problems)}; "
+                          f"reports left unpublished in {settings.staging}")
+    reports.publish_reports(out=settings.out, staging=settings.staging,
+                            run_date=settings.run_date)
+    reports.remove_staging(settings.staging)
+    timings = {**timings, "publish_s": round(time.monotonic() - started, 3)}
+    flags = Counter(calls["flag"].to_pylist())
+    summary = {
+        "status": "complete",
+        "run_id": settings.run_id,
+        "run_date": settings.run_date,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "counts": {
+            "input": len(input_ids),
+            "scored": calls.num_rows,
+            "errors": errors.num_rows,
+            "emergencies": flags.get("emergency", 0),
+            "prank_candidates": flags.get("prank_candidate", 0),
+            "normal": flags.get("normal", 0),
+            "errors_by_stage": dict(sorted(Counter(errors["stage"].to_pylist()).items())),
+        },
+        "invariant": {"statement": "input = scored + errors", "holds": True},
+        "timings": timings,
+        "model": {"name": settings.model_name, "version": settings.model_version,
+                  "bundle": settings.bundle,
+                  "emergency_threshold": settings.emergency_threshold},
+        "options": settings.describe(),
+        "counters": counters,
+    }
+    summary["summary_path"] = reports.write_summary(
+        out=settings.out, run_date=settings.run_date, summary=summary)
+    return summary
+
+
+def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
+        today: Optional[dt.date] = None) -> dict[str, Any]:
+    """Run the nightly job with command-line style ``argv``; returns the run summary."""
+    options = PipelineOptions(list(argv or []))
+    settings = settings_from_options(
+        options, environ=dict(os.environ if environ is None else environ),
+        today=today or dt.date.today())
+    LOG.info("run %s: %s → %s with %s %s (runner %s)", settings.run_id, settings.archive,
+             settings.out, settings.model_name, settings.model_version,
+             options.view_as(StandardOptions).runner or "DirectRunner")
+    started = time.monotonic()
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, settings=settings)
+    result = pipeline.run()
+    result.wait_until_finish()
+    timings = {"pipeline_s": round(time.monotonic() - started, 3)}
+    summary = finish_run(settings, timings=timings, counters=counter_values(result))
+    summary["timings"]["total_s"] = round(time.monotonic() - started, 3)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A short human summary and a ready-to-paste DuckDB query over the reports."""
+    counts = summary["counts"]
+    out = summary["options"]["out"]
+    lines = [
+        f"run {summary['run_id']} ({summary['model']['name']} {summary['model']['version']})",
+        f"  calls:            {counts['input']}",
+        f"  scored:           {counts['scored']}",
+        f"  emergencies:      {counts['emergencies']}",
+        f"  prank candidates: {counts['prank_candidates']}",
+        f"  errors:           {counts['errors']} {counts['errors_by_stage'] or ''}".rstrip(),
+        f"  time:             {summary['timings']['total_s']:.1f} s",
+        f"  summary:          {summary['summary_path']}",
+        "",
+        "DuckDB:",
+        "  duckdb -c \"SELECT flag, category, count(*) AS calls, "
+        "round(avg(emergency_score), 3) AS mean_score "
+        f"FROM read_parquet('{out}/calls/*/*.parquet', hive_partitioning = true) "
+        f"WHERE run_date = '{summary['run_date']}' GROUP BY ALL ORDER BY calls DESC\"",
+    ]
+    return "\n".join(lines)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    TriageOptions._add_argparse_args(parser)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    summary = run(args.command_argv)
+    print(format_summary(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    print(format_summary(run(sys.argv[1:])))
