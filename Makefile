@@ -10,7 +10,7 @@ DEMO_OUT ?= out/demo
 
 setup: $(STAMP)
 
-$(STAMP): setup.py
+$(STAMP): setup.py scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

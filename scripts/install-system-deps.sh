@@ -2,6 +2,9 @@
 # Installs the system packages call-triage needs, when they are missing:
 #   java (konlpy's Okt runs on the JVM)   -> default-jre-headless
 #   espeak-ng, sox (the synthetic corpus) -> espeak-ng, sox
+#   real sounds of the synthetic corpus  -> sound-theme-freedesktop (ringing phone, alarm
+#                                            clock, ringback), asterisk-core-sounds-en-wav
+#                                            (telephone-system prompts); see synth/README.md
 # Uses apt-get as root; otherwise stops and names the packages to install.
 set -euo pipefail
 
@@ -9,6 +12,10 @@ missing=()
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || missing+=(sox)
+[ -f /usr/share/sounds/freedesktop/stereo/phone-incoming-call.oga ] \
+  || missing+=(sound-theme-freedesktop)
+[ -f /usr/share/asterisk/sounds/en_US_f_Allison/one-moment-please.wav ] \
+  || missing+=(asterisk-core-sounds-en-wav)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

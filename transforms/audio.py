@@ -33,6 +33,7 @@ _RESAMPLE_QUALITY = "HQ"  # soxr quality, for the one-shot and the streaming res
 _LOGMEL_CHUNK_WINDOWS = 32  # windows turned into log-mel at once by audio_features
 _POWER_FLOOR = 1e-10  # power floor before dB: 10*log10(1e-10) = -100 dB
 _UNKNOWN_FRAMES = 2**63 - 1  # libsndfile's frame count for a stream of unknown length
+_ENCODE_BLOCK_FRAMES = 1 << 16  # frames handed to libsndfile per write while encoding
 
 Source = bytes | bytearray | memoryview | BinaryIO
 
@@ -379,9 +380,15 @@ def encode_audio(samples: np.ndarray, *, sample_rate_hz: int, fmt: str = "WAV",
     if peak > 1.0:
         raise AudioError(f"peak |sample|={peak} exceeds 1.0 and would clip")
     buffer = io.BytesIO()
+    frames = np.ascontiguousarray(array.T)
+    channels = 1 if array.ndim == 1 else array.shape[0]
     try:
-        sf.write(buffer, np.ascontiguousarray(array.T), sample_rate_hz, format=fmt,
-                 subtype=subtype)
+        # Block by block: one write of more than ~2 M frames overflows the C stack in
+        # libsndfile's Vorbis encoder (segfault on a 2-minute 32 kHz OGG).
+        with sf.SoundFile(buffer, "w", sample_rate_hz, channels, format=fmt,
+                          subtype=subtype) as sound:
+            for start in range(0, len(frames), _ENCODE_BLOCK_FRAMES):
+                sound.write(frames[start:start + _ENCODE_BLOCK_FRAMES])
     except sf.LibsndfileError as error:
         raise ConfigError(
             f"cannot encode {fmt}/{subtype} at sample_rate_hz={sample_rate_hz}: "
