@@ -1,0 +1,93 @@
+"""``call-triage train``: fit one architecture on a labelled archive and write a bundle.
+
+    call-triage train --archive /work/data/corpus2000 --model multimodal \
+        --out models/bundled/multimodal --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from models.builders import DEFAULT_MODEL, MODEL_BUILDERS
+from models.train import TrainOptions, train_bundle
+from transforms.errors import ConfigError
+
+#: Where extracted features are cached unless --cache-dir or --no-cache says otherwise.
+DEFAULT_CACHE_DIR = os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "call-triage", "features")
+
+
+def add_archive_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every model command shares: the archive, the feature cache, workers."""
+    parser.add_argument("--archive", required=True,
+                        help="labelled archive folder or gs:// prefix (DESIGN §2)")
+    parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
+                        help="folder of cached features (default: %(default)s)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="extract features without reading or writing the cache")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="feature-extraction processes (default: one per CPU)")
+
+
+def cache_dir(args: argparse.Namespace) -> str | None:
+    """The feature cache folder the arguments ask for, or None."""
+    return None if args.no_cache else args.cache_dir
+
+
+def reject_unknown(args: argparse.Namespace) -> None:
+    """Raise ConfigError for arguments the command does not know (the top-level parser
+    passes unknown ones on, for Beam's sake)."""
+    if args.pipeline_args:
+        raise ConfigError(f"unknown arguments for call-triage {args.command}: "
+                          f"{' '.join(args.pipeline_args)}")
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of :class:`TrainOptions` shared by train and compare."""
+    defaults = TrainOptions()
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help="most epochs to fit (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help="windows per step (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="random seed of weights, shuffling, subsampling "
+                             "(default: %(default)s)")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="Adam's learning rate (default: %(default)s)")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="epochs without a lower validation loss before stopping "
+                             "(default: %(default)s)")
+    parser.add_argument("--text-dropout", type=float, default=defaults.text_dropout,
+                        help="share of training windows whose transcript is blanked each "
+                             "epoch (default: %(default)s)")
+    parser.add_argument("--token-dropout", type=float, default=defaults.token_dropout,
+                        help="share of training tokens replaced by <oov> (default: %(default)s)")
+    parser.add_argument("--vgg-weights", default=None,
+                        help="local ImageNet VGG-16 (no top) weights file for vgg16_transfer "
+                             "(default: random init)")
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    add_archive_arguments(parser)
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODEL_BUILDERS),
+                        help="architecture (default: %(default)s)")
+    parser.add_argument("--out", required=True, help="bundle folder to write (or gs://)")
+    add_fit_arguments(parser)
+    parser.add_argument("--max-train-windows", type=int, default=None,
+                        help="fit on a random subset of this many training windows")
+    parser.add_argument("--logdir", default=None, help="TensorBoard log folder")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    reject_unknown(args)
+    options = TrainOptions(
+        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        learning_rate=args.learning_rate, patience=args.patience,
+        max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
+        token_dropout=args.token_dropout, logdir=args.logdir,
+        vgg_weights=args.vgg_weights)
+    train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
+                 cache_dir=cache_dir(args), workers=args.workers)
+    return 0

@@ -1,0 +1,305 @@
+"""Call-level evaluation: score windows, aggregate them per call, and measure.
+
+The metric functions are pure numpy over per-call arrays. :func:`score_calls` runs a
+bundle's model over a :class:`~models.dataset.WindowSet` and pools each call's windows with
+:func:`models.aggregate.aggregate_windows` (as the nightly job does), so the figures here
+are the ones the triage job will show. :func:`evaluate_bundle` is ``call-triage evaluate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from models.aggregate import CallScores, aggregate_windows
+from models.bundle import ModelBundle, predict_windows
+from models.dataset import WindowSet, load_archive_features, split_calls, window_set
+from transforms import spec
+from transforms.errors import ConfigError
+from transforms.features import CallFeatures
+
+#: Emergency recall the chosen threshold keeps on the validation split.
+EMERGENCY_MIN_RECALL = 0.98
+#: Prank recall the chosen prank threshold keeps on the validation split.
+PRANK_MIN_RECALL = 0.90
+_EPSILON = 1e-7  # probability clip for the log loss
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ScoredWindows:
+    """A window set's predictions: ``outputs`` per output name over the N windows
+    (sigmoid ``(N,)``, category ``(N, n_categories)``) and ``calls``, one
+    :class:`CallScores` per call of the set, in order."""
+
+    outputs: dict[str, np.ndarray]
+    calls: tuple[CallScores, ...]
+
+
+# --- metric functions ---------------------------------------------------------------
+
+def _binary(labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    truth = np.asarray(labels, dtype=bool).ravel()
+    values = np.asarray(scores, dtype=np.float64).ravel()
+    if truth.shape != values.shape:
+        raise ConfigError(f"labels {truth.shape} and scores {values.shape} differ in length")
+    if not np.all(np.isfinite(values)):
+        raise ConfigError("scores hold NaN or Inf")
+    return truth, values
+
+
+def roc_auc(*, labels: Sequence[bool] | np.ndarray,
+            scores: Sequence[float] | np.ndarray) -> Optional[float]:
+    """Area under the ROC curve: the probability that a random positive scores above a
+    random negative (ties count one half), from the Mann–Whitney rank sum with average
+    ranks for ties. ``None`` when only one class is present."""
+    truth, values = _binary(labels, scores)
+    n_positive = int(truth.sum())
+    n_negative = truth.size - n_positive
+    if n_positive == 0 or n_negative == 0:
+        return None
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size, dtype=np.float64)
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(sorted_values) != 0])
+    ends = np.r_[starts[1:], values.size]
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of 1-based ranks
+    rank_sum = ranks[truth].sum()
+    return float((rank_sum - n_positive * (n_positive + 1) / 2.0) / (n_positive * n_negative))
+
+
+def confusion(*, labels: Sequence[bool] | np.ndarray,
+              predicted: Sequence[bool] | np.ndarray) -> dict[str, int]:
+    """Counts ``{"tp", "fp", "fn", "tn"}`` of boolean predictions against boolean labels."""
+    truth, guess = (np.asarray(values, dtype=bool).ravel() for values in (labels, predicted))
+    if truth.shape != guess.shape:
+        raise ConfigError(f"labels {truth.shape} and predictions {guess.shape} differ in length")
+    return {"tp": int(np.sum(truth & guess)), "fp": int(np.sum(~truth & guess)),
+            "fn": int(np.sum(truth & ~guess)), "tn": int(np.sum(~truth & ~guess))}
+
+
+def _ratio(numerator: int, denominator: int) -> Optional[float]:
+    return numerator / denominator if denominator else None
+
+
+def binary_metrics(*, labels: Sequence[bool] | np.ndarray,
+                   scores: Sequence[float] | np.ndarray, threshold: float) -> dict:
+    """Accuracy, precision, recall, F1 and ROC AUC of ``scores >= threshold``.
+
+    Returns ``{"n", "positives", "threshold", "accuracy", "precision", "recall", "f1",
+    "roc_auc", "confusion_matrix": {"tp", "fp", "fn", "tn"}}``; a ratio with a zero
+    denominator (no positives predicted, none true) is ``None``.
+    """
+    truth, values = _binary(labels, scores)
+    counts = confusion(labels=truth, predicted=values >= threshold)
+    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])
+    recall = _ratio(counts["tp"], counts["tp"] + counts["fn"])
+    f1 = (None if precision is None or recall is None
+          else 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    return {
+        "n": int(truth.size),
+        "positives": int(truth.sum()),
+        "threshold": float(threshold),
+        "accuracy": _ratio(counts["tp"] + counts["tn"], truth.size),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "roc_auc": roc_auc(labels=truth, scores=values),
+        "confusion_matrix": counts,
+    }
+
+
+def choose_threshold(*, labels: Sequence[bool] | np.ndarray,
+                     scores: Sequence[float] | np.ndarray, min_recall: float) -> float:
+    """The decision threshold (flag when ``score >= threshold``) that keeps recall at
+    least ``min_recall`` with the fewest false alarms.
+
+    The largest threshold with recall ≥ ``min_recall`` is the k-th highest positive score,
+    k = ceil(min_recall · positives); every threshold down to just above the next-lower
+    NEGATIVE score flags the same negatives and more positives. The result lies midway in
+    that gap: between the highest negative score below that k-th positive (0 if none) and
+    the lowest positive score above that negative. So on these arrays it has the fewest
+    false positives any threshold with recall ≥ ``min_recall`` can have, the highest recall
+    among those, and it does not sit exactly on a score. Raises ConfigError without
+    positives or for ``min_recall`` outside (0, 1].
+    """
+    if not 0.0 < min_recall <= 1.0:
+        raise ConfigError(f"min_recall={min_recall} must be in (0, 1]")
+    truth, values = _binary(labels, scores)
+    positives = np.sort(values[truth])[::-1]
+    if positives.size == 0:
+        raise ConfigError("cannot choose a threshold: there are no positive examples")
+    needed = max(1, math.ceil(min_recall * positives.size - 1e-9))
+    kth = positives[needed - 1]
+    lower_negatives = values[~truth & (values < kth)]
+    lower = float(lower_negatives.max()) if lower_negatives.size else 0.0
+    upper = float(positives[positives > lower].min())
+    return (lower + upper) / 2.0
+
+
+def log_loss(*, labels: Sequence[bool] | np.ndarray,
+             scores: Sequence[float] | np.ndarray) -> float:
+    """Mean binary cross-entropy (nats) of probabilities ``scores``, clipped to
+    [1e-7, 1 - 1e-7] as Keras does."""
+    truth, values = _binary(labels, scores)
+    p = np.clip(values, _EPSILON, 1.0 - _EPSILON)
+    return float(-np.mean(np.where(truth, np.log(p), np.log1p(-p))))
+
+
+def category_accuracy(*, calls: Sequence[CallFeatures],
+                      scores: Sequence[CallScores]) -> dict:
+    """Per-category accuracy of the calls' predicted category (the aggregated argmax).
+
+    Only ``emergency`` and ``normal`` calls with a known category count (a prank's
+    category is what the caller claims, not what happened). Returns ``{"accuracy", "n",
+    "per_category": {slug: {"n", "correct", "accuracy"}}}`` with the slugs in taxonomy
+    order; ``accuracy`` is ``None`` when no call counts.
+    """
+    per_category: dict[str, dict] = {}
+    for call, score in zip(calls, scores, strict=True):
+        truth = call.record.category
+        if call.record.label not in ("emergency", "normal") or truth not in spec.CATEGORIES:
+            continue
+        entry = per_category.setdefault(truth, {"n": 0, "correct": 0})
+        entry["n"] += 1
+        entry["correct"] += int(score.category == truth)
+    for entry in per_category.values():
+        entry["accuracy"] = entry["correct"] / entry["n"]
+    total = sum(entry["n"] for entry in per_category.values())
+    correct = sum(entry["correct"] for entry in per_category.values())
+    return {"accuracy": _ratio(correct, total), "n": total,
+            "per_category": {slug: per_category[slug] for slug in spec.CATEGORIES
+                             if slug in per_category}}
+
+
+# --- scoring and the whole evaluation ---------------------------------------------------
+
+def score_calls(bundle: ModelBundle, windows: WindowSet, *, batch_size: int = 64
+                ) -> ScoredWindows:
+    """Predict every window of ``windows`` with ``bundle`` and aggregate them per call
+    (:func:`aggregate_windows`, ``method="max"``, the nightly job's default)."""
+    outputs = predict_windows(bundle, windows.inputs, batch_size=batch_size)
+    calls = tuple(
+        aggregate_windows(outputs={name: values[rows] for name, values in outputs.items()},
+                          window_starts_s=call.window_starts_s,
+                          window_s=bundle.config.window_s, duration_s=call.duration_s)
+        for call, rows in zip(windows.calls, windows.call_windows()))
+    return ScoredWindows(outputs=outputs, calls=calls)
+
+
+def choose_thresholds(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores]
+                      ) -> dict[str, float]:
+    """Thresholds from one split (the validation split): ``"emergency"`` with recall ≥
+    :data:`EMERGENCY_MIN_RECALL`, and ``"prank"`` with recall ≥ :data:`PRANK_MIN_RECALL`
+    when the model has a prank head and the split has pranks."""
+    labels = [call.record.label for call in calls]
+    thresholds = {"emergency": choose_threshold(
+        labels=[label == "emergency" for label in labels],
+        scores=[score.emergency_score for score in scores], min_recall=EMERGENCY_MIN_RECALL)}
+    if scores and scores[0].prank_score is not None and "prank" in labels:
+        thresholds["prank"] = choose_threshold(
+            labels=[label == "prank" for label in labels],
+            scores=[score.prank_score for score in scores], min_recall=PRANK_MIN_RECALL)
+    return thresholds
+
+
+def call_metrics(*, windows: WindowSet, scored: ScoredWindows,
+                 thresholds: Mapping[str, float]) -> dict:
+    """Every figure of one split, as ``call-triage evaluate`` writes it.
+
+    ``accuracy``, ``precision``, ``recall``, ``f1``, ``roc_auc`` and ``confusion_matrix``
+    are call-level, emergency vs not (pranks are not emergencies), at
+    ``thresholds["emergency"]``; ``flagged_by_label`` is the share of each label's calls
+    flagged as emergencies; ``category`` as :func:`category_accuracy`; ``prank`` the prank
+    head's call-level figures at ``thresholds["prank"]`` (0.5 if absent), or ``None``;
+    ``window_loss`` the mean binary cross-entropy of the window emergency scores.
+    """
+    labels = [call.record.label for call in windows.calls]
+    emergency = np.array([score.emergency_score for score in scored.calls])
+    flagged = emergency >= thresholds["emergency"]
+    metrics = {
+        "n_calls": len(labels),
+        "n_windows": windows.n_windows,
+        "calls_by_label": {label: labels.count(label) for label in spec.LABELS},
+        **binary_metrics(labels=[label == "emergency" for label in labels], scores=emergency,
+                         threshold=thresholds["emergency"]),
+        "flagged_by_label": {
+            label: _ratio(int(np.sum(flagged[[lab == label for lab in labels]])),
+                          labels.count(label)) for label in spec.LABELS},
+        "window_loss": log_loss(labels=windows.targets[spec.EMERGENCY_OUTPUT],
+                                scores=scored.outputs[spec.EMERGENCY_OUTPUT]),
+        "category": category_accuracy(calls=windows.calls, scores=scored.calls),
+        "prank": None,
+    }
+    if scored.calls[0].prank_score is not None:
+        metrics["prank"] = binary_metrics(
+            labels=[label == "prank" for label in labels],
+            scores=[score.prank_score for score in scored.calls],
+            threshold=thresholds.get("prank", 0.5))
+    return metrics
+
+
+def _percent(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _auc(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def format_metrics(metrics: Mapping, *, title: str) -> str:
+    """A readable plain-text table of :func:`call_metrics` output."""
+    counts = metrics["confusion_matrix"]
+    by_label = ", ".join(f"{label} {n}" for label, n in metrics["calls_by_label"].items())
+    lines = [
+        title,
+        f"  calls {metrics['n_calls']} ({by_label}), windows {metrics['n_windows']}, "
+        f"emergency threshold {metrics['threshold']:.4f}",
+        f"  accuracy {_percent(metrics['accuracy'])}   precision {_percent(metrics['precision'])}"
+        f"   recall {_percent(metrics['recall'])}   F1 {_percent(metrics['f1'])}"
+        f"   ROC AUC {_auc(metrics['roc_auc'])}",
+        "  confusion (emergency vs not)   predicted emergency   predicted not",
+        f"    true emergency               {counts['tp']:>19}   {counts['fn']:>13}",
+        f"    true not emergency           {counts['fp']:>19}   {counts['tn']:>13}",
+        "  flagged as emergency, by label: " + ", ".join(
+            f"{label} {_percent(share)}" for label, share in metrics["flagged_by_label"].items()),
+        f"  category accuracy {_percent(metrics['category']['accuracy'])} "
+        f"over {metrics['category']['n']} emergency/normal calls:",
+    ]
+    lines += [f"    {slug:<16} {entry['correct']:>4}/{entry['n']:<4} {_percent(entry['accuracy'])}"
+              for slug, entry in metrics["category"]["per_category"].items()]
+    prank = metrics.get("prank")
+    if prank is not None:
+        lines.append(
+            f"  prank head (threshold {prank['threshold']:.3f}): precision "
+            f"{_percent(prank['precision'])}, recall {_percent(prank['recall'])}, "
+            f"F1 {_percent(prank['f1'])}, ROC AUC {_auc(prank['roc_auc'])}")
+    return "\n".join(lines)
+
+
+def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
+                    workers: Optional[int] = None) -> dict:
+    """``call-triage evaluate``: the :func:`call_metrics` of ``bundle`` on one split of a
+    labelled archive (``split`` one of ``spec.SPLITS`` or ``"all"``), at the bundle's
+    thresholds, plus ``archive``, ``split``, ``model_name``, ``model_version`` and
+    ``n_errors`` (calls that could not be featurised). Raises ConfigError when the split
+    has no labelled call."""
+    if split not in spec.SPLITS + ("all",):
+        raise ConfigError(f"split={split!r} must be one of {spec.SPLITS + ('all',)}")
+    features = load_archive_features(archive, config=bundle.config, cache_dir=cache_dir,
+                                     workers=workers)
+    splits = split_calls(features.calls)
+    calls = sum(splits.values(), ()) if split == "all" else splits[split]
+    if not calls:
+        raise ConfigError(f"archive {archive!r} has no labelled calls in split {split!r}")
+    windows = window_set(calls, vocab=bundle.vocabulary, config=bundle.config,
+                         input_names=bundle.input_names)
+    metrics = call_metrics(windows=windows, scored=score_calls(bundle, windows),
+                           thresholds=bundle.thresholds)
+    return {"archive": archive, "split": split, "model_name": bundle.model_name,
+            "model_version": bundle.model_version, "n_errors": len(features.errors),
+            **metrics}

@@ -1,0 +1,453 @@
+"""Training: fit one architecture on a labelled archive's train split and ship a bundle.
+
+:func:`fit_model` compiles and fits a model from :mod:`models.builders` on window sets
+(Adam; binary cross-entropy on the sigmoid heads, sparse categorical cross-entropy on the
+category head with masked windows weighted 0; balanced class weights on the emergency head;
+early stopping on the validation loss with the best weights restored).
+:func:`train_bundle` is ``call-triage train``: features → splits → fit → thresholds chosen
+on the validation split at call level → test-split metrics → :func:`models.bundle.save_bundle`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import logging
+import sys
+import time
+from typing import Any, Mapping, Optional, Sequence
+
+import keras
+import numpy as np
+
+from models import builders
+from models.bundle import ModelBundle, save_bundle
+from models.dataset import (
+    ArchiveFeatures,
+    WindowSet,
+    balanced_weights,
+    build_vocabulary,
+    load_archive_features,
+    split_calls,
+    split_sizes,
+    total_hours,
+    window_set,
+)
+from models.evaluate import (
+    EMERGENCY_MIN_RECALL,
+    call_metrics,
+    choose_thresholds,
+    format_metrics,
+    score_calls,
+)
+from transforms import spec
+from transforms.errors import ConfigError
+from transforms.features import CallFeatures
+from transforms.spec import FeatureConfig
+from transforms.text import OOV_ID, PAD_ID, Vocabulary
+
+LOG = logging.getLogger(__name__)
+
+
+#: The validation loss early stopping watches: the emergency head's (the verdict). The
+#: total also sums the auxiliary heads, whose text and category losses climb as soon as
+#: they learn the training templates' words, and would stop the fit before the audio
+#: branch has learned much.
+MONITOR = f"val_{spec.EMERGENCY_OUTPUT}_loss"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """How to fit: at most ``epochs`` passes of ``batch_size`` windows with Adam at
+    ``learning_rate``, stopping after ``patience`` epochs without a lower validation loss
+    of the emergency head (:data:`MONITOR`). ``max_train_windows`` fits on a random subset
+    of that many training windows (for VGG-16 on a CPU). ``text_dropout``: share of
+    training windows whose transcript is blanked (all PAD) in each epoch, so that the
+    fused heads learn to use the audio; ``token_dropout``: share of the other tokens
+    replaced by OOV (models with a ``tokens`` input only). ``logdir``: TensorBoard logs.
+    ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
+
+    epochs: int = 20
+    batch_size: int = 32
+    seed: int = 1
+    learning_rate: float = 1e-3
+    patience: int = 3
+    max_train_windows: Optional[int] = None
+    text_dropout: float = 0.5
+    token_dropout: float = 0.2
+    logdir: Optional[str] = None
+    vgg_weights: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 1")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate={self.learning_rate} must be > 0")
+        if self.max_train_windows is not None and self.max_train_windows < 2:
+            raise ConfigError(f"max_train_windows={self.max_train_windows} must be >= 2")
+        for name in ("text_dropout", "token_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """Shuffled training batches ``(inputs, targets, sample_weights)``, reshuffled every
+    epoch, with the transcript augmentation of :class:`TrainOptions`: a window whose
+    tokens are blanked gets weight 0 on the text-only head (it cannot tell anything)."""
+
+    def __init__(self, *, inputs: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
+                 weights: Mapping[str, np.ndarray], batch_size: int, seed: int,
+                 text_dropout: float, token_dropout: float) -> None:
+        super().__init__()
+        self._inputs, self._targets, self._weights = inputs, targets, weights
+        self._n = len(next(iter(inputs.values())))
+        self._batch_size = batch_size
+        self._text_dropout, self._token_dropout = text_dropout, token_dropout
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(self._n)
+
+    def __len__(self) -> int:
+        return -(-self._n // self._batch_size)
+
+    def on_epoch_end(self) -> None:
+        self._order = self._rng.permutation(self._n)
+
+    def __getitem__(self, index: int) -> tuple[dict, dict, dict]:
+        rows = np.sort(self._order[index * self._batch_size:(index + 1) * self._batch_size])
+        inputs = {name: array[rows] for name, array in self._inputs.items()}
+        targets = {name: array[rows] for name, array in self._targets.items()}
+        weights = {name: array[rows] for name, array in self._weights.items()}
+        if spec.TOKENS_INPUT in inputs:
+            tokens = inputs[spec.TOKENS_INPUT]
+            blank = self._rng.random(len(rows)) < self._text_dropout
+            oov = (self._rng.random(tokens.shape) < self._token_dropout) & (tokens != PAD_ID)
+            tokens[oov] = OOV_ID
+            tokens[blank] = PAD_ID
+            if spec.TEXT_OUTPUT in weights:
+                weights[spec.TEXT_OUTPUT] = np.where(blank, 0.0, weights[spec.TEXT_OUTPUT])
+        return inputs, targets, weights
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FitResult:
+    """A fitted model (uncompiled copy with the best weights: no optimizer state) and how
+    the fit went: ``history`` per epoch (Keras's logs), ``epochs_run``, ``best_epoch``
+    (1-based, the weights kept), ``seconds`` of fitting and ``train_windows`` used."""
+
+    model: keras.Model
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    train_windows: int
+
+
+def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The targets and sample weights of ``outputs``; with ``balance`` the emergency
+    weights are multiplied by :func:`balanced_weights` of its targets."""
+    targets = {name: windows.targets[name] for name in outputs}
+    weights = {name: windows.weights[name] for name in outputs}
+    if balance:
+        weights[spec.EMERGENCY_OUTPUT] = (weights[spec.EMERGENCY_OUTPUT]
+                                          * balanced_weights(targets[spec.EMERGENCY_OUTPUT]))
+    return targets, weights
+
+
+def _inputs(windows: WindowSet, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    missing = [name for name in names if name not in windows.inputs]
+    if missing:
+        raise ConfigError(f"the window set lacks inputs {missing}")
+    return {name: windows.inputs[name] for name in names}
+
+
+def _subsample(windows: WindowSet, *, limit: Optional[int], seed: int) -> WindowSet:
+    """At most ``limit`` windows, drawn without replacement (order kept)."""
+    if limit is None or windows.n_windows <= limit:
+        return windows
+    rows = np.sort(np.random.default_rng(seed).choice(windows.n_windows, limit, replace=False))
+    return windows.subset(rows)
+
+
+def inference_copy(model: keras.Model) -> keras.Model:
+    """An uncompiled copy of ``model`` with its weights, so that it is saved without
+    optimizer state (``keras.models.clone_model`` would compile the copy too)."""
+    clone = type(model).from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def _callbacks(options: TrainOptions) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.EarlyStopping(
+        monitor=MONITOR, mode="min", patience=options.patience, restore_best_weights=True)]
+    if options.logdir:
+        try:
+            import tensorboard  # noqa: F401  (tf.summary needs it; TF 2.21 does not pull it in)
+        except ImportError as error:
+            raise ConfigError("--logdir needs the tensorboard package (pip install "
+                              "tensorboard)") from error
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=options.logdir))
+    return callbacks
+
+
+def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocab_size: int,
+              config: FeatureConfig, options: TrainOptions) -> FitResult:
+    """Build model ``name`` (seeded with ``options.seed``), compile and fit it.
+
+    Losses and loss weights are :func:`builders.default_losses` /
+    :func:`builders.default_loss_weights`; the emergency head's windows are weighted to
+    balance its classes; category targets of masked windows weigh 0; batches come from
+    :class:`TrainingBatches`. Progress is Keras's (a bar on a terminal, one line per
+    epoch otherwise).
+    """
+    model = builders.build_model(name, config=config, vocab_size=vocab_size, seed=options.seed,
+                                 vgg_weights=options.vgg_weights)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
+                  loss=builders.default_losses(name),
+                  loss_weights=builders.default_loss_weights(name),
+                  metrics={spec.EMERGENCY_OUTPUT: ["accuracy"]})
+    inputs, outputs = builders.model_input_names(name), builders.model_output_names(name)
+    train = _subsample(train, limit=options.max_train_windows, seed=options.seed)
+    y_train, w_train = _targets(train, outputs, balance=True)
+    y_val, w_val = _targets(validation, outputs, balance=False)
+    LOG.info("fitting %s (%d parameters) on %d windows, validating on %d", name,
+             model.count_params(), train.n_windows, validation.n_windows)
+    started = time.perf_counter()
+    batches = TrainingBatches(inputs=_inputs(train, inputs), targets=y_train, weights=w_train,
+                              batch_size=options.batch_size, seed=options.seed,
+                              text_dropout=options.text_dropout,
+                              token_dropout=options.token_dropout)
+    history = model.fit(
+        batches, validation_data=(_inputs(validation, inputs), y_val, w_val),
+        epochs=options.epochs, callbacks=_callbacks(options),
+        verbose=1 if sys.stdout.isatty() else 2)
+    seconds = time.perf_counter() - started
+    logs = {key: [float(value) for value in values] for key, values in history.history.items()}
+    return FitResult(model=inference_copy(model), history=logs,
+                     epochs_run=len(logs["loss"]),
+                     best_epoch=int(np.argmin(logs[MONITOR])) + 1, seconds=seconds,
+                     train_windows=train.n_windows)
+
+
+def in_memory_bundle(*, model: keras.Model, name: str, vocabulary: Vocabulary,
+                     config: FeatureConfig) -> ModelBundle:
+    """A :class:`ModelBundle` around a just-fitted model, to score with the nightly
+    job's own prediction path before anything is saved."""
+    return ModelBundle(model=model, vocabulary=vocabulary, config=config,
+                       metadata={"model_name": name}, thresholds={"emergency": 0.5},
+                       metrics={}, path="<memory>")
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A hex SHA-256 of the model's weights (names the trained model in its version)."""
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def model_version(*, created: datetime.datetime, digest: str) -> str:
+    """``YYYY.MM.DD-<7 hex digits of the weights digest>``."""
+    return f"{created:%Y.%m.%d}-{digest[:7]}"
+
+
+def _figure(value: Optional[float], digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
+    training, test = metadata["training"], metrics["test"]
+    sizes = training["splits"]
+    rows = "\n".join(
+        f"| {split} | {size['calls']} | {size['windows']} | {size['emergency']} | "
+        f"{size['normal']} | {size['prank']} |" for split, size in sizes.items())
+    categories = "\n".join(
+        f"| {slug} | {entry['correct']}/{entry['n']} | {entry['accuracy']:.3f} |"
+        for slug, entry in test["category"]["per_category"].items())
+    prank = test.get("prank")
+    prank_line = ("" if prank is None else
+                  f"- prank head (threshold {prank['threshold']:.3f}): precision "
+                  f"{_figure(prank['precision'])}, recall {_figure(prank['recall'])}, "
+                  f"ROC AUC {_figure(prank['roc_auc'])}\n")
+    counts = test["confusion_matrix"]
+    return f"""# Model card: {metadata['model_name']} {metadata['model_version']}
+
+Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}).
+
+## Model
+- architecture `{metadata['model_name']}` ({training['parameter_count']:,} parameters),
+  weights from `{metadata['weights_origin']}`;
+- input: 7-s log-mel windows ({training['feature_config']}) plus, for the multimodal
+  model, the caller's transcript as Okt tokens (vocabulary of {training['vocabulary_size']});
+- outputs per window: emergency probability, category (16-way), and for the multimodal
+  model audio-only, text-only and prank probabilities; calls take the max over windows.
+- emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
+  split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
+
+## Data
+Archive `{training['archive']}` ({training['hours']:.2f} h of audio), split by the
+manifest's `split` column:
+
+| split | calls | windows | emergency | normal | prank |
+|---|---|---|---|---|---|
+{rows}
+
+Fitted for {training['epochs_run']} epochs (best: {training['best_epoch']}) in
+{training['train_seconds']:.0f} s on {training['train_windows']} training windows.
+
+## Figures on the held-out test split (call level)
+- accuracy {_figure(test['accuracy'])}, precision {_figure(test['precision'])},
+  recall {_figure(test['recall'])}, F1 {_figure(test['f1'])}, ROC AUC {_figure(test['roc_auc'])}
+- confusion: {counts['tp']} emergencies flagged, {counts['fn']} missed,
+  {counts['fp']} false alarms, {counts['tn']} correctly not flagged
+- category accuracy {_figure(test['category']['accuracy'])}
+{prank_line}
+| category | correct | accuracy |
+|---|---|---|
+{categories}
+
+## Intended use
+Ranking and flagging archived emergency calls for review by analysts of an emergency
+call centre (nightly `call-triage run`), never to decide how a live call is handled.
+
+## Limits
+- Trained on the archive above. When it is the synthetic corpus of `call-triage synth`
+  (synthetic speech and sounds, template transcripts), the figures say that the pipeline
+  learns what it is shown, not how it does on real calls: retrain and re-evaluate on real,
+  labelled calls (e.g. AI Hub 119 data) before relying on it.
+- Pranks are learned only as far as the archive has them; the prank head is one of
+  several prank reasons in the triage job.
+- Korean transcripts only (Okt tokens); audio at 16 kHz after resampling, 7-s windows.
+"""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PreparedArchive:
+    """A labelled archive ready to fit on: its features, labelled calls per split, the
+    vocabulary of the train split and each split's :class:`WindowSet`."""
+
+    archive: str
+    config: FeatureConfig
+    features: ArchiveFeatures
+    splits: dict[str, tuple[CallFeatures, ...]]
+    vocabulary: Vocabulary
+    windows: dict[str, WindowSet]
+
+
+def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequence[str],
+                    cache_dir: Optional[str], workers: Optional[int] = None
+                    ) -> PreparedArchive:
+    """Features (cached) → splits → train vocabulary → window sets with ``input_names``.
+
+    Raises ConfigError when a split has no labelled calls.
+    """
+    features = load_archive_features(archive, config=config, cache_dir=cache_dir,
+                                     workers=workers)
+    splits = split_calls(features.calls)
+    empty = [name for name, calls in splits.items() if not calls]
+    if empty:
+        raise ConfigError(f"archive {archive!r} has no labelled calls in split(s) {empty}")
+    vocabulary = build_vocabulary(splits["train"])
+    windows = {name: window_set(calls, vocab=vocabulary, config=config,
+                                input_names=input_names)
+               for name, calls in splits.items()}
+    return PreparedArchive(archive=archive, config=config, features=features, splits=splits,
+                           vocabulary=vocabulary, windows=windows)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainedModel:
+    """A fitted model as an in-memory bundle (thresholds chosen, metadata set), its
+    metrics (``validation``/``test``: :func:`call_metrics`; ``training``: the fit) and
+    the seconds it took to score the test windows (``test_seconds``)."""
+
+    bundle: ModelBundle
+    fit: FitResult
+    metrics: dict[str, Any]
+    test_seconds: float
+
+
+def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions
+                ) -> TrainedModel:
+    """Fit ``model_name`` on ``prepared``'s train split, choose its thresholds on the
+    validation split (call level) and measure the validation and test splits."""
+    config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
+    fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],
+                    vocab_size=len(vocabulary), config=config, options=options)
+    bundle = in_memory_bundle(model=fit.model, name=model_name, vocabulary=vocabulary,
+                              config=config)
+    validation = score_calls(bundle, windows["validation"])
+    started = time.perf_counter()
+    test = score_calls(bundle, windows["test"])
+    test_seconds = time.perf_counter() - started
+    thresholds = choose_thresholds(calls=windows["validation"].calls, scores=validation.calls)
+    metrics = {
+        "validation": call_metrics(windows=windows["validation"], scored=validation,
+                                   thresholds=thresholds),
+        "test": call_metrics(windows=windows["test"], scored=test, thresholds=thresholds),
+        "training": {"history": fit.history, "epochs_run": fit.epochs_run,
+                     "best_epoch": fit.best_epoch},
+    }
+    created = datetime.datetime.now(datetime.timezone.utc)
+    metadata = {
+        "model_name": model_name,
+        "model_version": model_version(created=created, digest=weights_digest(fit.model)),
+        "created_at": created.isoformat(timespec="seconds"),
+        "weights_origin": builders.weights_origin(weights_path=options.vgg_weights),
+        "training": {
+            "archive": prepared.archive,
+            "splits": split_sizes(prepared.splits),
+            "hours": total_hours(prepared.features.calls),
+            "failed_calls": len(prepared.features.errors),
+            "epochs_requested": options.epochs,
+            "epochs_run": fit.epochs_run,
+            "best_epoch": fit.best_epoch,
+            "train_seconds": round(fit.seconds, 1),
+            "train_windows": fit.train_windows,
+            "seed": options.seed,
+            "batch_size": options.batch_size,
+            "learning_rate": options.learning_rate,
+            "early_stopping": f"{MONITOR}, patience {options.patience}",
+            "text_dropout": options.text_dropout,
+            "token_dropout": options.token_dropout,
+            "parameter_count": int(fit.model.count_params()),
+            "vocabulary_size": len(vocabulary),
+            "emergency_threshold_rule": f"validation recall >= {EMERGENCY_MIN_RECALL}",
+            "feature_config": f"{config.n_mels} mels x {config.n_frames} frames, "
+                              f"fingerprint {config.fingerprint()}",
+        },
+    }
+    return TrainedModel(
+        bundle=dataclasses.replace(bundle, metadata=metadata, thresholds=thresholds,
+                                   metrics=metrics),
+        fit=fit, metrics=metrics, test_seconds=test_seconds)
+
+
+def write_bundle(trained: TrainedModel, *, out: str) -> None:
+    """Save ``trained`` with :func:`save_bundle` at ``out``, with its model card."""
+    bundle = trained.bundle
+    save_bundle(path=out, model=bundle.model, vocabulary=bundle.vocabulary,
+                config=bundle.config, metadata=bundle.metadata, thresholds=bundle.thresholds,
+                metrics=bundle.metrics,
+                model_card=model_card(metadata={**bundle.metadata,
+                                                "thresholds": bundle.thresholds},
+                                      metrics=bundle.metrics))
+    LOG.info("wrote bundle %s (%s %s)", out, bundle.model_name, bundle.model_version)
+
+
+def train_bundle(*, archive: str, model_name: str, out: str, options: TrainOptions,
+                 config: FeatureConfig = spec.DEFAULT_FEATURES, cache_dir: Optional[str],
+                 workers: Optional[int] = None) -> TrainedModel:
+    """``call-triage train``: fit ``model_name`` on ``archive``, write the bundle at ``out``
+    and print its test-split figures."""
+    prepared = prepare_archive(archive, config=config, cache_dir=cache_dir, workers=workers,
+                               input_names=builders.model_input_names(model_name))
+    trained = train_model(prepared, model_name=model_name, options=options)
+    write_bundle(trained, out=out)
+    print(format_metrics(trained.metrics["test"],
+                         title=f"{model_name} {trained.bundle.model_version}: "
+                               f"test split of {archive}"))
+    return trained

@@ -1,0 +1,141 @@
+"""Tests of models.evaluate: metric functions on known arrays, and `call-triage evaluate`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from models.evaluate import (
+    binary_metrics,
+    choose_threshold,
+    confusion,
+    log_loss,
+    roc_auc,
+)
+from pipelines.cli import main
+from transforms.errors import ConfigError
+
+
+def test_roc_auc_known_values():
+    assert roc_auc(labels=[0, 0, 1, 1], scores=[0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert roc_auc(labels=[1, 1, 0, 0], scores=[0.9, 0.8, 0.2, 0.1]) == 1.0
+    assert roc_auc(labels=[1, 1, 0, 0], scores=[0.1, 0.2, 0.8, 0.9]) == 0.0
+    # ties between classes count one half
+    assert roc_auc(labels=[1, 0], scores=[0.5, 0.5]) == pytest.approx(0.5)
+    assert roc_auc(labels=[1, 1, 0], scores=[0.7, 0.5, 0.5]) == pytest.approx(0.75)
+    assert roc_auc(labels=[1, 1], scores=[0.2, 0.3]) is None
+
+
+def test_roc_auc_matches_the_pairwise_definition():
+    rng = np.random.default_rng(0)
+    labels = rng.random(300) < 0.3
+    scores = np.round(rng.random(300) + 0.3 * labels, 2)  # rounded: many ties
+    pos, neg = scores[labels], scores[~labels]
+    pairwise = np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :]))
+    assert roc_auc(labels=labels, scores=scores) == pytest.approx(pairwise)
+
+
+def test_confusion_and_binary_metrics():
+    labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    scores = [0.9, 0.8, 0.6, 0.2, 0.7, 0.3, 0.1, 0.1, 0.0, 0.4]
+    assert confusion(labels=labels, predicted=np.array(scores) >= 0.5) == {
+        "tp": 3, "fp": 1, "fn": 1, "tn": 5}
+    metrics = binary_metrics(labels=labels, scores=scores, threshold=0.5)
+    assert metrics["accuracy"] == pytest.approx(0.8)
+    assert metrics["precision"] == pytest.approx(0.75)
+    assert metrics["recall"] == pytest.approx(0.75)
+    assert metrics["f1"] == pytest.approx(0.75)
+    assert metrics["roc_auc"] == pytest.approx(20 / 24)
+    assert metrics["confusion_matrix"]["fp"] == 1 and metrics["positives"] == 4
+    nothing_flagged = binary_metrics(labels=labels, scores=scores, threshold=0.95)
+    assert nothing_flagged["precision"] is None and nothing_flagged["recall"] == 0.0
+    with pytest.raises(ConfigError, match="differ"):
+        binary_metrics(labels=[1, 0], scores=[0.5], threshold=0.5)
+
+
+def test_log_loss():
+    assert log_loss(labels=[1, 0], scores=[0.5, 0.5]) == pytest.approx(np.log(2))
+    assert log_loss(labels=[1], scores=[1.0]) == pytest.approx(0.0, abs=1e-6)
+    assert log_loss(labels=[1], scores=[0.0]) == pytest.approx(-np.log(1e-7))
+
+
+def test_choose_threshold_keeps_recall_with_fewest_false_alarms():
+    # 100 positives at 0.50..0.99, negatives at 0.005 and 0.6 and 0.95
+    positives = np.linspace(0.50, 0.99, 100)
+    negatives = np.array([0.005, 0.6, 0.95])
+    labels = np.r_[np.ones(100, bool), np.zeros(3, bool)]
+    scores = np.r_[positives, negatives]
+    threshold = choose_threshold(labels=labels, scores=scores, min_recall=0.98)
+    flagged = scores >= threshold
+    recall = flagged[labels].mean()
+    assert recall >= 0.98
+    # the 98th positive is 0.51; no negative lies between 0.005 and it, so every positive
+    # can be flagged at no extra cost: midway between 0.005 and the lowest positive
+    assert threshold == pytest.approx((0.005 + 0.50) / 2)
+    assert recall == 1.0 and flagged[~labels].sum() == 2  # 0.6 and 0.95 cannot be avoided
+
+
+def test_choose_threshold_is_the_largest_cut_when_a_negative_sits_below():
+    labels = np.r_[np.ones(50, bool), np.zeros(50, bool)]
+    scores = np.r_[np.linspace(0.3, 1.0, 50), np.linspace(0.0, 0.35, 50)]
+    threshold = choose_threshold(labels=labels, scores=scores, min_recall=0.98)
+    flagged = scores >= threshold
+    assert flagged[labels].mean() >= 0.98
+    # any larger threshold loses recall below 0.98
+    larger = scores[labels][scores[labels] > threshold]
+    assert (scores[labels] >= larger.min() + 1e-9).mean() < 0.98
+    # among cuts with recall >= 0.98 it flags the fewest negatives
+    for cut in np.linspace(0, 1, 201):
+        if (scores[labels] >= cut).mean() >= 0.98:
+            assert (scores[~labels] >= cut).sum() >= flagged[~labels].sum()
+
+
+def test_choose_threshold_separable_lands_between_the_classes():
+    threshold = choose_threshold(labels=[1, 1, 1, 0, 0], scores=[0.99, 0.97, 0.9, 0.1, 0.02],
+                                 min_recall=0.98)
+    assert threshold == pytest.approx((0.1 + 0.9) / 2)
+    with pytest.raises(ConfigError, match="no positive"):
+        choose_threshold(labels=[0, 0], scores=[0.1, 0.2], min_recall=0.98)
+    with pytest.raises(ConfigError, match="min_recall"):
+        choose_threshold(labels=[1], scores=[0.1], min_recall=0.0)
+
+
+EXPECTED_KEYS = {
+    "archive", "split", "model_name", "model_version", "n_errors", "n_calls", "n_windows",
+    "calls_by_label", "n", "positives", "threshold", "accuracy", "precision", "recall", "f1",
+    "roc_auc", "confusion_matrix", "flagged_by_label", "window_loss", "category", "prank",
+}
+
+
+def test_evaluate_cli_writes_call_level_metrics(tiny_bundle, tiny_archive, feature_cache,
+                                                tmp_path, capsys):
+    out = tmp_path / "metrics.json"
+    status = main(["evaluate", "--bundle", tiny_bundle, "--archive", tiny_archive,
+                   "--split", "test", "--out", str(out), "--cache-dir", feature_cache])
+    assert status == 0
+    metrics = json.loads(out.read_text(encoding="utf-8"))
+    assert set(metrics) == EXPECTED_KEYS
+    assert metrics["split"] == "test" and metrics["model_name"] == "multimodal"
+    assert metrics["n_calls"] == 6 and metrics["n_windows"] == 6
+    assert sum(metrics["confusion_matrix"].values()) == 6
+    assert metrics["accuracy"] >= 5 / 6
+    assert metrics["calls_by_label"] == {"emergency": 3, "normal": 3, "prank": 0}
+    categories = metrics["category"]["per_category"]
+    assert sum(entry["n"] for entry in categories.values()) == 6
+    assert set(categories) <= {"fire", "robbery", "medical", "normal_indoor", "normal_outdoor"}
+    assert set(metrics["prank"]) >= {"precision", "recall", "roc_auc", "confusion_matrix"}
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and "true emergency" in printed
+
+    all_calls = tmp_path / "all.json"
+    assert main(["evaluate", "--bundle", tiny_bundle, "--archive", tiny_archive,
+                 "--split", "all", "--out", str(all_calls), "--cache-dir", feature_cache]) == 0
+    assert json.loads(all_calls.read_text(encoding="utf-8"))["n_calls"] == 24
+
+
+def test_evaluate_cli_reports_a_missing_bundle(tiny_archive, tmp_path, capsys):
+    status = main(["evaluate", "--bundle", str(tmp_path / "nope"), "--archive", tiny_archive])
+    assert status == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,268 @@
+"""Tests of models.dataset and models.train: targets, feature cache, a short training run."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+
+import numpy as np
+import pytest
+
+from models import dataset
+from models.bundle import load_bundle
+from models.dataset import (
+    balanced_weights,
+    call_targets,
+    event_windows,
+    load_archive_features,
+    split_calls,
+    window_set,
+)
+from models.train import TrainingBatches, TrainOptions, model_version
+from pipelines.cli import main
+from tests.models.conftest import TINY_EPOCHS
+from transforms import spec
+from transforms.errors import ConfigError
+from transforms.features import CallFeatures
+from transforms.records import CallRecord
+from transforms.spec import DEFAULT_FEATURES
+from transforms.text import Vocabulary
+
+
+def fake_call(*, label: str, category: str | None, n_windows: int, duration_s: float,
+              event: tuple[float, float] | None = None, call_id: str = "c1") -> CallFeatures:
+    """A call with 7-s windows every 7 s and zero log-mel (only targets are computed)."""
+    record = CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav", source_uri="manifest.csv",
+                        label=label, category=category, split="train",
+                        event_start_s=None if event is None else event[0],
+                        event_end_s=None if event is None else event[1])
+    return CallFeatures(record=record, log_mel=np.zeros((n_windows, 4, 3), np.float16),
+                        window_starts_s=7.0 * np.arange(n_windows, dtype=np.float32),
+                        tokens=("불", "나다"), duration_s=duration_s, sample_rate_hz=8000,
+                        n_channels=1)
+
+
+# --- per-window targets -------------------------------------------------------------------
+
+def test_long_call_event_in_the_middle_marks_only_its_windows():
+    # windows [0,7] [7,14] [14,21] [21,28] [28,33]; event [16, 19] lies inside window 2
+    call = fake_call(label="emergency", category="fire", n_windows=5, duration_s=33.0,
+                     event=(16.0, 19.0))
+    targets, weights = call_targets(call, window_s=7.0)
+    expected = np.array([0, 0, 1, 0, 0], np.float32)
+    np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], expected)
+    np.testing.assert_array_equal(targets[spec.AUDIO_OUTPUT][:, 0], expected)
+    np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT][:, 0], np.ones(5))
+    np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT][:, 0], np.zeros(5))
+    assert targets[spec.CATEGORY_OUTPUT].tolist() == [spec.CATEGORIES.index("fire")] * 5
+    np.testing.assert_array_equal(weights[spec.CATEGORY_OUTPUT], expected)  # masked elsewhere
+    np.testing.assert_array_equal(weights[spec.EMERGENCY_OUTPUT], np.ones(5))
+
+
+def test_event_overlap_rule_half_window_or_half_event():
+    starts = 7.0 * np.arange(5)
+    # event [12, 24]: window 1 overlaps 2 s (< 3.5, < 6), window 2 fully (7 s),
+    # window 3 overlaps 3 s (< 3.5 = half window, < 6 = half event)
+    holds = event_windows(window_starts_s=starts, window_s=7.0, duration_s=35.0,
+                          event_start_s=12.0, event_end_s=24.0)
+    assert holds.tolist() == [False, False, True, False, False]
+    # event [10, 25]: window 3 now overlaps 4 s >= half a window
+    holds = event_windows(window_starts_s=starts, window_s=7.0, duration_s=35.0,
+                          event_start_s=10.0, event_end_s=25.0)
+    assert holds.tolist() == [False, True, True, True, False]
+    # a 2-s event across a window boundary: the window with >= 1 s (half the event) holds it
+    holds = event_windows(window_starts_s=starts, window_s=7.0, duration_s=35.0,
+                          event_start_s=13.0, event_end_s=15.0)
+    assert holds.tolist() == [False, True, True, False, False]
+    # the short last window [28, 30] counts as 2 s long
+    holds = event_windows(window_starts_s=starts, window_s=7.0, duration_s=30.0,
+                          event_start_s=28.5, event_end_s=40.0)
+    assert holds.tolist() == [False, False, False, False, True]
+    with pytest.raises(ConfigError, match="event"):
+        event_windows(window_starts_s=starts, window_s=7.0, duration_s=35.0,
+                      event_start_s=9.0, event_end_s=3.0)
+
+
+@pytest.mark.parametrize("label, emergency, text, prank", [
+    ("emergency", 1, 1, 0), ("normal", 0, 0, 0), ("prank", 0, 1, 1)])
+def test_targets_by_label_without_event(label, emergency, text, prank):
+    call = fake_call(label=label, category="medical", n_windows=2, duration_s=10.0)
+    targets, weights = call_targets(call, window_s=7.0)
+    assert targets[spec.EMERGENCY_OUTPUT][:, 0].tolist() == [emergency] * 2
+    assert targets[spec.TEXT_OUTPUT][:, 0].tolist() == [text] * 2
+    assert targets[spec.PRANK_OUTPUT][:, 0].tolist() == [prank] * 2
+    assert weights[spec.CATEGORY_OUTPUT].tolist() == [1.0, 1.0]
+
+
+def test_unknown_category_is_masked_and_unlabelled_call_refused():
+    _, weights = call_targets(fake_call(label="normal", category=None, n_windows=2,
+                                        duration_s=9.0), window_s=7.0)
+    assert weights[spec.CATEGORY_OUTPUT].tolist() == [0.0, 0.0]
+    with pytest.raises(ConfigError, match="label"):
+        call_targets(fake_call(label=None, category=None, n_windows=1, duration_s=3.0),
+                     window_s=7.0)
+
+
+def test_balanced_weights():
+    weights = balanced_weights(np.array([[1], [0], [0], [0]], np.float32))
+    np.testing.assert_allclose(weights, [2.0, 2 / 3, 2 / 3, 2 / 3])
+    assert weights[0] * 1 == pytest.approx(weights[1:].sum())  # both classes weigh the same
+    np.testing.assert_array_equal(balanced_weights(np.zeros((3, 1))), np.ones(3))
+
+
+def test_split_calls_uses_the_column_or_a_stable_hash():
+    calls = [fake_call(label="normal", category=None, n_windows=1, duration_s=3.0,
+                       call_id=f"call-{i}") for i in range(200)]
+    unsplit = [dataclasses.replace(call, record=dataclasses.replace(call.record, split=None))
+               for call in calls]
+    assert len(split_calls(calls)["train"]) == 200
+    groups = split_calls(unsplit)
+    assert sum(len(group) for group in groups.values()) == 200
+    assert 120 <= len(groups["train"]) <= 190 and groups["validation"] and groups["test"]
+    assert split_calls(unsplit) == groups  # stable
+
+
+def test_window_set_stacks_calls_and_keeps_their_windows():
+    config = DEFAULT_FEATURES
+    calls = [fake_call(label="emergency", category="fire", n_windows=3, duration_s=20.0,
+                       call_id="a"),
+             fake_call(label="normal", category="normal_indoor", n_windows=1, duration_s=5.0,
+                       call_id="b")]
+    calls = [dataclasses.replace(call, log_mel=np.zeros(
+        (call.n_windows, config.n_mels, config.n_frames), np.float16)) for call in calls]
+    vocab = Vocabulary.build([call.tokens for call in calls], min_freq=1)
+    windows = window_set(calls, vocab=vocab, config=config,
+                         input_names=(spec.LOGMEL_INPUT, spec.TOKENS_INPUT))
+    assert windows.n_windows == 4
+    assert windows.inputs[spec.LOGMEL_INPUT].shape == (4, config.n_mels, config.n_frames, 1)
+    assert windows.call_index.tolist() == [0, 0, 0, 1]
+    assert windows.call_windows() == [slice(0, 3), slice(3, 4)]
+    assert windows.targets[spec.EMERGENCY_OUTPUT][:, 0].tolist() == [1, 1, 1, 0]
+    assert windows.inputs[spec.TOKENS_INPUT][0, :2].tolist() == [vocab.id_of("불"),
+                                                                 vocab.id_of("나다")]
+
+
+# --- features and their cache ------------------------------------------------------------
+
+def test_features_are_cached_and_read_back_identically(tiny_archive, tmp_path):
+    first = load_archive_features(tiny_archive, config=DEFAULT_FEATURES,
+                                  cache_dir=str(tmp_path), workers=1)
+    cached = os.listdir(tmp_path)
+    assert len(cached) == 1 and cached[0].endswith(".npz")
+    assert len(first.calls) == 24 and not first.errors
+    assert first.calls[0].log_mel.dtype == np.float16
+    long_call = next(c for c in first.calls if c.record.event_start_s is not None)
+    assert long_call.n_windows == 3 and long_call.duration_s == pytest.approx(21.0)
+    assert long_call.tokens and "불" in long_call.tokens
+
+    def fail(*args, **kwargs):
+        raise AssertionError("features were extracted again instead of read from the cache")
+
+    original = dataset.extract_features
+    dataset.extract_features = fail
+    try:
+        again = load_archive_features(tiny_archive, config=DEFAULT_FEATURES,
+                                      cache_dir=str(tmp_path), workers=1)
+    finally:
+        dataset.extract_features = original
+    assert [c.record for c in again.calls] == [c.record for c in first.calls]
+    for a, b in zip(first.calls, again.calls):
+        np.testing.assert_array_equal(a.log_mel, b.log_mel)
+        np.testing.assert_array_equal(a.window_starts_s, b.window_starts_s)
+        assert (a.tokens, a.duration_s, a.sample_rate_hz) == (b.tokens, b.duration_s,
+                                                             b.sample_rate_hz)
+
+
+def test_failed_calls_are_reported_not_dropped(tiny_archive, tmp_path):
+    root = tmp_path / "archive"
+    root.mkdir()
+    manifest = open(os.path.join(tiny_archive, "manifest.csv"), encoding="utf-8").read()
+    lines = manifest.splitlines()
+    (root / "manifest.csv").write_text("\n".join(lines[:3]) + "\n", encoding="utf-8")
+    (root / "audio").mkdir()
+    first_audio = lines[1].split(",")[1]
+    (root / first_audio).write_bytes(b"RIFF not really a wav")  # second row: file missing
+    features = load_archive_features(str(root), config=DEFAULT_FEATURES, cache_dir=None,
+                                     workers=1)
+    assert features.calls == ()
+    assert sorted(error.stage for error in features.errors) == ["decode", "read"]
+
+
+# --- training --------------------------------------------------------------------------------
+
+def test_short_training_learns_the_tiny_archive_and_writes_a_bundle(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    assert bundle.model_name == "multimodal"
+    training = bundle.metadata["training"]
+    assert training["splits"]["train"] == {"calls": 12, "windows": 14, "emergency": 6,
+                                           "normal": 6, "prank": 0}
+    assert training["epochs_run"] == TINY_EPOCHS and training["seed"] == 3
+    assert training["parameter_count"] == bundle.model.count_params()
+    assert bundle.metadata["weights_origin"] == "random-init"
+    assert bundle.model_version.startswith(bundle.metadata["created_at"][:10].replace("-", "."))
+    history = bundle.metrics["training"]["history"]
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    test = bundle.metrics["test"]
+    assert test["n_calls"] == 6 and test["accuracy"] >= 5 / 6
+    assert 0.0 < bundle.thresholds["emergency"] < 1.0
+    assert bundle.metrics["validation"]["recall"] >= 0.98
+    card = open(os.path.join(tiny_bundle, "MODEL_CARD.md"), encoding="utf-8").read()
+    assert "synthetic" in card and bundle.model_version in card
+    # no optimizer state in the shipped model: weights only
+    assert os.path.getsize(os.path.join(tiny_bundle, "model.keras")) < \
+        4.2 * bundle.model.count_params() + 200_000
+    with open(os.path.join(tiny_bundle, "bundle.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["thresholds"] == bundle.thresholds
+
+
+def test_training_batches_cover_every_window_and_blank_transcripts():
+    n = 400
+    tokens = np.tile(np.arange(2, 8, dtype=np.int32), (n, 1))
+    window_ids = np.arange(n, dtype=np.float32)[:, np.newaxis]
+    batches = TrainingBatches(
+        inputs={spec.TOKENS_INPUT: tokens, spec.LOGMEL_INPUT: window_ids},
+        targets={spec.EMERGENCY_OUTPUT: window_ids, spec.TEXT_OUTPUT: np.ones((n, 1))},
+        weights={spec.EMERGENCY_OUTPUT: np.ones(n), spec.TEXT_OUTPUT: np.ones(n)},
+        batch_size=64, seed=0, text_dropout=0.5, token_dropout=0.2)
+    assert len(batches) == 7
+    seen, blanked, oov, kept_tokens = [], 0, 0, 0
+    for index in range(len(batches)):
+        inputs, targets, weights = batches[index]
+        rows = inputs[spec.LOGMEL_INPUT][:, 0]
+        np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], rows)
+        blank = (inputs[spec.TOKENS_INPUT] == 0).all(axis=1)
+        assert weights[spec.TEXT_OUTPUT][blank].sum() == 0
+        assert (weights[spec.TEXT_OUTPUT][~blank] == 1).all()
+        kept = inputs[spec.TOKENS_INPUT][~blank]
+        assert kept.min() >= 1 and kept.max() <= 7
+        seen += rows.astype(int).tolist()
+        blanked += int(blank.sum())
+        oov += int((kept == 1).sum())
+        kept_tokens += kept.size
+    assert sorted(seen) == list(range(n))  # each window once per epoch
+    assert 0.4 < blanked / n < 0.6 and 0.15 < oov / kept_tokens < 0.25
+    assert tokens.min() == 2  # the training arrays themselves are left alone
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][0][spec.LOGMEL_INPUT][:, 0], seen[:64])
+
+
+def test_train_options_and_version_are_checked():
+    with pytest.raises(ConfigError, match="epochs"):
+        TrainOptions(epochs=0)
+    with pytest.raises(ConfigError, match="max_train_windows"):
+        TrainOptions(max_train_windows=1)
+    with pytest.raises(ConfigError, match="text_dropout"):
+        TrainOptions(text_dropout=1.0)
+    created = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+    assert model_version(created=created, digest="abcdef0123") == "2026.11.23-abcdef0"
+
+
+def test_train_cli_rejects_unknown_arguments(tiny_archive, tmp_path, capsys):
+    status = main(["train", "--archive", tiny_archive, "--out", str(tmp_path / "b"),
+                   "--frobnicate", "3"])
+    assert status == 2
+    assert "--frobnicate" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
