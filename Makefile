@@ -21,10 +21,11 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 demo: $(STAMP)
-	$(VENV)/bin/call-triage features --archive examples/archive --out $(DEMO_OUT)/features
+	$(VENV)/bin/call-triage run --archive examples/archive --out $(DEMO_OUT)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_pipeline.py
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
