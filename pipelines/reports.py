@@ -167,6 +167,11 @@ def write_summary(*, out: str, run_date: str, summary: Mapping) -> str:
 
 
 def remove_staging(staging: str) -> None:
-    """Delete what a run staged (after publishing)."""
+    """Delete what a run staged (after publishing): a local folder tree, or every object
+    under a ``gs://`` prefix (object stores have no folders, so ``exists`` is False there)."""
     if FileSystems.exists(staging):
         FileSystems.delete([staging])
+        return
+    leftovers = FileSystems.match([FileSystems.join(staging, "**")])[0].metadata_list
+    if leftovers:
+        FileSystems.delete([meta.path for meta in leftovers])

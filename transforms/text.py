@@ -135,8 +135,32 @@ _OKT_LOCK = threading.Lock()
 
 
 def _create_okt() -> Okt:
-    """Build konlpy's Okt; the first call in a process starts the JVM."""
-    return Okt()
+    """Build konlpy's Okt; the first call in a process starts the JVM.
+
+    The JVM is started on a short-lived thread that detaches itself before it ends. The
+    thread that starts a JPype JVM becomes the JVM's non-daemon ``main`` thread, and at
+    exit JPype waits for every non-daemon thread to detach. Started on a long-lived pooled
+    thread (as Beam SDK workers run DoFns), it would keep the worker process from ever
+    exiting; started here, the threads that tokenise later attach as daemons.
+    """
+    created: list[Okt] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            created.append(Okt())
+        except BaseException as error:  # re-raised on the calling thread below
+            failures.append(error)
+        finally:
+            if jpype.isJVMStarted():
+                jpype.java.lang.Thread.detach()
+
+    starter = threading.Thread(target=start, name="start-okt-jvm")
+    starter.start()
+    starter.join()
+    if failures:
+        raise failures[0]
+    return created[0]
 
 
 def _shared_okt() -> Okt:

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+import textwrap
+
+import sys
+
+import subprocess
+
 import json
 import pickle
 import threading
@@ -353,3 +361,26 @@ def test_load_missing_or_undecodable_file_names_path(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="binary.json"):
         Vocabulary.load(str(binary))
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_a_worker_process_that_tokenised_on_a_pooled_thread_exits():
+    """Beam's SDK workers run DoFns on pooled threads that never end; a JVM first started
+    from such a thread must not keep the process alive at exit (it hung the runner)."""
+    script = textwrap.dedent("""
+        import threading
+        from transforms.text import OktTokenizer
+        done = threading.Event()
+        def pooled_thread():
+            print(OktTokenizer().tokenize("집에 불이 났어요"), flush=True)
+            done.set()
+            threading.Event().wait()
+        threading.Thread(target=pooled_thread, daemon=True).start()
+        done.wait()
+    """)
+    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                              text=True, timeout=180)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "'불'" in finished.stdout

@@ -1,0 +1,97 @@
+"""The nightly job at scale: several worker processes, and Cloud Storage end to end."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import shutil
+
+import pytest
+
+from pipelines import reports
+from pipelines.triage import DEFAULT_BUNDLE, run
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(REPO, "examples", "archive")
+RUN_DATE = "2026-11-22"
+N_CALLS = 6
+COLUMNS = ["call_id", "flag", "emergency_score", "audio_score", "text_score", "category",
+           "prank_score", "evidence_start_s", "caller_hash", "duration_s"]
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory):
+    """The first calls of the example archive (several formats), plus one corrupt file."""
+    archive = tmp_path_factory.mktemp("small") / "archive"
+    (archive / "audio").mkdir(parents=True)
+    with open(os.path.join(EXAMPLE, "manifest.csv"), encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))[:N_CALLS]
+    for row in rows:
+        shutil.copy(os.path.join(EXAMPLE, row["audio"]), archive / row["audio"])
+    (archive / "audio" / "corrupt.wav").write_bytes(b"not audio at all")
+    with open(archive / "manifest.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), restval="")
+        writer.writeheader()
+        writer.writerows(rows + [{"call_id": "corrupt", "audio": "audio/corrupt.wav"}])
+    return archive
+
+
+def _run(archive: str, out: str, *extra: str) -> dict:
+    return run([f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
+                f"--run_date={RUN_DATE}", "--caller_hash_key=k", *extra],
+               environ={}, today=dt.date(2026, 11, 23))
+
+
+def _rows(out: str) -> list[dict]:
+    table = reports.read_report(out, reports.CALLS, RUN_DATE, columns=COLUMNS)
+    return sorted(table.to_pylist(), key=lambda row: row["call_id"])
+
+
+def _assert_same_calls(got: list[dict], expected: list[dict]) -> None:
+    assert [row["call_id"] for row in got] == [row["call_id"] for row in expected]
+    for mine, theirs in zip(got, expected):
+        for column in COLUMNS:
+            if isinstance(theirs[column], float):
+                assert mine[column] == pytest.approx(theirs[column], abs=1e-4), column
+            else:
+                assert mine[column] == theirs[column], column
+
+
+@pytest.fixture(scope="module")
+def in_process(small_archive, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("in_process") / "reports")
+    summary = _run(str(small_archive), out)
+    return out, summary
+
+
+def test_multi_process_direct_runner_gives_the_same_reports(small_archive, in_process,
+                                                             tmp_path):
+    out, summary = in_process
+    multi_out = str(tmp_path / "reports")
+    multi = _run(str(small_archive), multi_out, "--direct_running_mode=multi_processing",
+                 "--direct_num_workers=2")
+    _assert_same_calls(_rows(multi_out), _rows(out))
+    assert multi["counts"] == summary["counts"]
+    assert summary["counts"]["scored"] == N_CALLS and summary["counts"]["errors"] == 1
+
+
+def test_gcs_to_gcs_end_to_end(small_archive, in_process, gcs_emulator):
+    archive_uri = f"gs://{gcs_emulator.bucket}/archive"
+    out_uri = f"gs://{gcs_emulator.bucket}/reports"
+    gcs_emulator.upload_folder(small_archive, archive_uri)
+
+    summary = _run(archive_uri, out_uri)
+
+    local_out, local_summary = in_process
+    gcs_rows = _rows(out_uri)
+    _assert_same_calls([dict(row, caller_hash=row["caller_hash"]) for row in gcs_rows],
+                       _rows(local_out))
+    assert summary["counts"] == local_summary["counts"]
+    errors = reports.read_report(out_uri, reports.ERRORS, RUN_DATE,
+                                 columns=["call_id", "stage", "source_uri"]).to_pylist()
+    assert [(e["call_id"], e["stage"]) for e in errors] == [("corrupt", "decode")]
+    assert errors[0]["source_uri"].startswith(archive_uri)
+    names = {blob.name for blob in gcs_emulator.client.list_blobs(gcs_emulator.bucket)}
+    assert f"reports/summaries/run_date={RUN_DATE}/summary.json" in names
+    assert not any(name.startswith("reports/_staging/" + summary["run_id"]) for name in names)
