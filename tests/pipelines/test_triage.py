@@ -1,0 +1,160 @@
+"""The nightly job end to end on the DirectRunner, with the bundled model.
+
+The archive is a slice of the bundled example archive (real synthetic calls in several
+formats, one long call with an emergency episode in the middle) plus planted trouble:
+a caller who calls three times, a corrupt file, an empty file, a missing file and a
+transcript in neither UTF-8 nor CP949.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines import reports
+from pipelines.triage import DEFAULT_BUNDLE, run
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(REPO, "examples", "archive")
+RUN_DATE = "2026-11-22"
+REPEAT_CALLER = "010-5555-0000"
+BAD_CALLS = {"corrupt": "decode", "empty": "decode", "missing": "read", "encoding": "read"}
+
+
+def _example_rows() -> list[dict]:
+    with open(os.path.join(EXAMPLE, "manifest.csv"), encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _pick(rows: list[dict]) -> tuple[list[dict], dict, list[str]]:
+    long_call = next(row for row in rows if row["event_start_s"])
+    normals = [row for row in rows if row["label"] == "normal"][:5]
+    emergencies = [row for row in rows if row["label"] == "emergency"
+                   and not row["event_start_s"]][:3]
+    pranks = [row for row in rows if row["label"] == "prank"][:2]
+    planted = [dict(row, caller_id=REPEAT_CALLER) for row in normals[:3]]
+    return planted + normals[3:] + emergencies + pranks + [long_call], long_call, \
+        [row["call_id"] for row in planted]
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """Run the job twice on the same night; yields what the tests read back."""
+    root = tmp_path_factory.mktemp("night")
+    archive = root / "archive"
+    (archive / "audio").mkdir(parents=True)
+    picked, long_call, planted_ids = _pick(_example_rows())
+    for row in picked:
+        shutil.copy(os.path.join(EXAMPLE, row["audio"]), archive / row["audio"])
+    (archive / "audio" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
+    (archive / "audio" / "empty.wav").write_bytes(b"")
+    (archive / "audio" / "bad.txt").write_bytes(b"\xff\xfe\xfa\x00\x81")
+    fields = list(picked[0].keys()) + ["transcript_path"]
+    bad_rows = [
+        {"call_id": "corrupt", "audio": "audio/corrupt.wav"},
+        {"call_id": "empty", "audio": "audio/empty.wav"},
+        {"call_id": "missing", "audio": "audio/missing.wav"},
+        {"call_id": "encoding", "audio": picked[0]["audio"], "transcript": "",
+         "transcript_path": "audio/bad.txt"},
+    ]
+    with open(archive / "manifest.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, restval="")
+        writer.writeheader()
+        writer.writerows(picked + bad_rows)
+    out = root / "reports"
+    argv = [f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
+            f"--run_date={RUN_DATE}", "--caller_hash_key=test-key",
+            # the rule's score limit is unit-tested; here the grouping across the run counts
+            "--repeat_max_emergency=1.0"]
+    first = run(argv, environ={}, today=dt.date(2026, 11, 23))
+    first_rows = pq.read_table(str(out / "calls")).num_rows
+    second = run(argv, environ={}, today=dt.date(2026, 11, 23))
+    return {"out": out, "first": first, "second": second, "first_rows": first_rows,
+            "good_ids": {row["call_id"] for row in picked}, "long_call": long_call,
+            "planted_ids": planted_ids, "n_input": len(picked) + len(bad_rows)}
+
+
+def _calls(night) -> list[dict]:
+    return pq.read_table(str(night["out"] / "calls" / f"run_date={RUN_DATE}")).to_pylist()
+
+
+def test_every_call_is_in_calls_or_errors_exactly_once(night):
+    calls = _calls(night)
+    errors = pq.read_table(str(night["out"] / "errors" / f"run_date={RUN_DATE}")).to_pylist()
+    assert sorted(row["call_id"] for row in calls) == sorted(night["good_ids"])
+    assert {row["call_id"]: row["stage"] for row in errors} == BAD_CALLS
+    assert len(calls) + len(errors) == night["n_input"]
+    counts = night["second"]["counts"]
+    assert (counts["input"], counts["scored"], counts["errors"]) == \
+        (night["n_input"], len(night["good_ids"]), len(BAD_CALLS))
+    assert night["second"]["invariant"]["holds"] is True
+
+
+def test_reports_have_the_designed_schema_and_partitions(night):
+    out = night["out"]
+    for report in reports.REPORTS:
+        assert os.listdir(out / report) == [f"run_date={RUN_DATE}"]
+    table = pq.read_table(str(out / "calls" / f"run_date={RUN_DATE}"))
+    assert table.schema.equals(reports.calls_schema(), check_metadata=False)
+    errors = pq.read_table(str(out / "errors" / f"run_date={RUN_DATE}"))
+    assert errors.schema.equals(reports.ERRORS_SCHEMA, check_metadata=False)
+    assert not os.path.exists(out / reports.STAGING / night["second"]["run_id"])
+    summary = json.loads((out / "summaries" / f"run_date={RUN_DATE}" / "summary.json")
+                         .read_text())
+    assert summary["status"] == "complete" and summary["run_id"] == night["second"]["run_id"]
+    assert "test-key" not in json.dumps(summary)
+
+
+def test_duckdb_reads_the_partitions_and_the_flagged_subsets_match_calls(night):
+    out = night["out"]
+    con = duckdb.connect()
+
+    def query(sql: str):
+        return con.execute(sql.format(out=out)).fetchall()
+
+    per_flag = dict(query("SELECT flag, count(*) FROM read_parquet('{out}/calls/*/*.parquet', "
+                          "hive_partitioning = true) GROUP BY flag"))
+    assert query("SELECT DISTINCT CAST(run_date AS VARCHAR) FROM "
+                 "read_parquet('{out}/calls/*/*.parquet', hive_partitioning = true)") \
+        == [(RUN_DATE,)]
+    for report, flag in ((reports.EMERGENCIES, "emergency"),
+                         (reports.PRANK_CANDIDATES, "prank_candidate")):
+        subset = query(f"SELECT call_id FROM read_parquet('{{out}}/{report}/*/*.parquet') "
+                       "ORDER BY call_id")
+        expected = query("SELECT call_id FROM read_parquet('{out}/calls/*/*.parquet') "
+                         f"WHERE flag = '{flag}' ORDER BY call_id")
+        assert subset == expected and len(subset) == per_flag.get(flag, 0)
+    assert query("SELECT count(*) FROM read_parquet('{out}/calls/*/*.parquet') "
+                 "WHERE caller_hash LIKE '%5555%' OR caller_hash LIKE '010-%'") == [(0,)]
+
+
+def test_rerunning_the_night_replaces_it_without_duplicates(night):
+    assert night["first_rows"] == len(night["good_ids"])
+    assert pq.read_table(str(night["out"] / "calls")).num_rows == night["first_rows"]
+    assert night["first"]["run_id"] != night["second"]["run_id"]
+
+
+def test_repeat_caller_is_a_prank_reason_for_the_planted_caller(night):
+    by_id = {row["call_id"]: row for row in _calls(night)}
+    planted = [by_id[call_id] for call_id in night["planted_ids"]]
+    assert len({row["caller_hash"] for row in planted}) == 1
+    assert all("repeat_caller" in row["prank_reasons"] for row in planted)
+    others = [row for call_id, row in by_id.items() if call_id not in night["planted_ids"]]
+    assert all("repeat_caller" not in row["prank_reasons"] for row in others)
+
+
+def test_long_call_evidence_lies_in_its_emergency_episode(night):
+    long_call = night["long_call"]
+    row = next(r for r in _calls(night) if r["call_id"] == long_call["call_id"])
+    start, end = float(long_call["event_start_s"]), float(long_call["event_end_s"])
+    assert row["duration_s"] > 60
+    assert row["flag"] == "emergency"
+    # the evidence window overlaps the planted episode
+    assert row["evidence_start_s"] < end and row["evidence_end_s"] > start
