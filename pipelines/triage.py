@@ -407,7 +407,10 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
 def format_summary(summary: dict[str, Any]) -> str:
     """A short human summary and a ready-to-paste DuckDB query over the reports."""
     counts = summary["counts"]
-    out = summary["options"]["out"]
+    query = (f"SELECT flag, category, count(*) AS calls, round(avg(emergency_score), 3) AS "
+             f"mean_score FROM read_parquet('{summary['options']['out']}/calls/*/*.parquet', "
+             f"hive_partitioning = true) WHERE run_date = '{summary['run_date']}' "
+             f"GROUP BY ALL ORDER BY calls DESC")
     lines = [
         f"run {summary['run_id']} ({summary['model']['name']} {summary['model']['version']})",
         f"  calls:            {counts['input']}",
@@ -418,11 +421,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  time:             {summary['timings']['total_s']:.1f} s",
         f"  summary:          {summary['summary_path']}",
         "",
-        "DuckDB:",
-        "  duckdb -c \"SELECT flag, category, count(*) AS calls, "
-        "round(avg(emergency_score), 3) AS mean_score "
-        f"FROM read_parquet('{out}/calls/*/*.parquet', hive_partitioning = true) "
-        f"WHERE run_date = '{summary['run_date']}' GROUP BY ALL ORDER BY calls DESC\"",
+        "DuckDB (paste into the duckdb shell, or run with python -c below):",
+        f"  {query}",
+        f"  .venv/bin/python -c \"import duckdb; duckdb.sql(\\\"{query}\\\").show()\"",
     ]
     return "\n".join(lines)
 
