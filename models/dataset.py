@@ -110,7 +110,8 @@ def event_windows(*, window_starts_s: np.ndarray, window_s: float, duration_s: f
 
     Window ``i`` spans ``[start_i, min(start_i + window_s, duration_s)]``. It holds the
     event when their overlap is at least half the window or at least half the event. If
-    no window qualifies (a zero-length event), the window holding ``event_start_s`` does.
+    no window qualifies (a zero-length event), the window holding ``event_start_s`` does
+    (for an event past the decoded audio, the window starting nearest to it).
     Returns bool ``(n_windows,)``.
     """
     if window_s <= 0 or duration_s <= 0:
