@@ -137,7 +137,7 @@ Adam {base.learning_rate}, early stopping on the emergency head's validation los
 {base.patience}, best weights kept), balanced class weights on the emergency head,
 transcript dropout {base.text_dropout} / token dropout {base.token_dropout} (multimodal);
 {per_model}.
-Timed on 2 shared CPU cores.
+Timed on {os.cpu_count()} CPU cores shared with other jobs: the times are indicative.
 
 {markdown_table(rows)}
 
