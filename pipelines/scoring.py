@@ -17,7 +17,6 @@ from apache_beam.ml.inference.base import ModelHandler
 
 from models.aggregate import CallScores, aggregate_windows
 from models.bundle import ModelBundle, load_bundle, predict_windows
-from transforms import spec
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord

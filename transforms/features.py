@@ -10,7 +10,7 @@ import numpy as np
 from transforms import spec
 from transforms.archive import open_audio, read_transcript
 from transforms.audio import audio_features, mfcc_from_log_mel
-from transforms.errors import FeatureError
+from transforms.errors import ConfigError, FeatureError
 from transforms.records import CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, Vocabulary
@@ -80,9 +80,9 @@ def window_inputs(
     """
     unknown = sorted(set(input_names) - {spec.LOGMEL_INPUT, spec.MFCC_INPUT, spec.TOKENS_INPUT})
     if unknown:
-        raise ValueError(f"unknown model inputs {unknown}")
+        raise ConfigError(f"unknown model inputs {unknown}")
     if not calls:
-        raise ValueError("calls must not be empty")
+        raise ConfigError("calls must not be empty")
     log_mel = np.concatenate([call.log_mel for call in calls], axis=0)
     inputs: dict[str, np.ndarray] = {}
     if spec.LOGMEL_INPUT in input_names:
