@@ -147,7 +147,13 @@ class WindowModelHandler(ModelHandler):
         return "call_triage"
 
     def batch_elements_kwargs(self) -> dict[str, int]:
-        return {"min_batch_size": 1, "max_batch_size": self._max_batch_size}
+        """Fixed batches of ``max_batch_size`` windows (fewer only at a bundle's end).
+
+        BatchElements' adaptive sizing starts at ``min_batch_size`` and grows slowly: with
+        a minimum of 1 the 500-call benchmark ran 176 model calls of 12 windows on average,
+        and inference took 10.2 s instead of 6.1 s with full batches.
+        """
+        return {"min_batch_size": self._max_batch_size, "max_batch_size": self._max_batch_size}
 
 
 def _predict(windows: Sequence[CallFeatures], *, bundle: ModelBundle) -> dict[str, np.ndarray]:

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import dataclasses
 
+import apache_beam as beam
 import numpy as np
 import pytest
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.testing.util import assert_that, equal_to
 
 from models.aggregate import CallScores
 from pipelines.scoring import (
-    MODEL_PRANK, REPEAT_CALLER, TEXT_AUDIO_MISMATCH, PrankRules, ScoredCall, WindowFailure,
-    add_repeat_caller_reason, call_metadata, call_prank_reasons, caller_hash, split_windows,
-    verdict, window_failure_message)
+    MODEL_PRANK,
+    REPEAT_CALLER,
+    TEXT_AUDIO_MISMATCH,
+    PrankRules,
+    ScoredCall,
+    WindowFailure,
+    WindowModelHandler,
+    add_repeat_caller_reason,
+    call_metadata,
+    call_prank_reasons,
+    caller_hash,
+    split_windows,
+    verdict,
+    window_failure_message,
+)
+from pipelines.triage import DEFAULT_BUNDLE
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 from transforms.records import CallRecord
+from transforms.spec import FeatureConfig
 
 RULES = PrankRules()
 
@@ -108,3 +125,31 @@ def test_window_failure_message_names_the_failed_windows():
     outputs = [(1, {"emergency": 0.1}), (0, WindowFailure("bad shape"))]
     assert window_failure_message(outputs) == "window 0: bad shape"
     assert window_failure_message([(0, {"emergency": 0.1})]) is None
+
+
+class _RecordingHandler(WindowModelHandler):
+    """The real handler, noting the size of every batch RunInference hands it."""
+
+    batch_sizes: list[int] = []
+
+    def run_inference(self, batch, model, inference_args=None):
+        type(self).batch_sizes.append(len(batch))
+        return super().run_inference(batch, model, inference_args)
+
+
+def test_run_inference_hands_the_model_full_batches():
+    config = FeatureConfig()
+    log_mel = np.full((5,) + (config.n_mels, config.n_frames), -40.0, np.float32)
+    call = CallFeatures(record=CallRecord(call_id="x", audio_uri="x.wav", source_uri="x.wav"),
+                        log_mel=log_mel, window_starts_s=np.arange(5, dtype=np.float32) * 7,
+                        tokens=("불",), duration_s=35.0, sample_rate_hz=8000, n_channels=1)
+    _RecordingHandler.batch_sizes = []
+    with beam.Pipeline() as pipeline:
+        scored = (pipeline
+                  | beam.Create([call])
+                  | beam.FlatMap(split_windows)
+                  | RunInference(KeyedModelHandler(
+                      _RecordingHandler(DEFAULT_BUNDLE, max_batch_size=2))))
+        assert_that(scored | beam.Map(lambda keyed: (keyed[0], keyed[1][0])),
+                    equal_to([("x", index) for index in range(5)]))
+    assert sorted(_RecordingHandler.batch_sizes, reverse=True) == [2, 2, 1]
