@@ -31,9 +31,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "split and format, short calls, one 2-min emergency, "
                              "one prank caller calling three times")
     parser.add_argument("--long-fraction", type=float, default=0.02,
-                        help="share of calls lasting 2-5 min, never pranks (default 0.02)")
+                        help="share of long calls (talk with, for emergencies, an episode "
+                             "in the middle), never pranks (default 0.02)")
+    parser.add_argument("--min-long-s", type=float, default=corpus.LONG_S[0],
+                        help=f"shortest long call in s, >= {corpus.MIN_LONG_S:g} "
+                             f"(default {corpus.LONG_S[0]:g})")
     parser.add_argument("--max-long-s", type=float, default=corpus.LONG_S[1],
-                        help=f"cap on a long call's length in s (default {corpus.LONG_S[1]:g})")
+                        help=f"longest long call in s (default {corpus.LONG_S[1]:g}); long "
+                             f"calls last uniform(min, max)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace manifest.csv and audio/ of a non-empty --out")
 
@@ -42,7 +47,8 @@ def run_command(args: argparse.Namespace) -> int:
     """Plans, renders and writes the archive; prints a JSON summary. Returns 0."""
     started = time.monotonic()
     plans = corpus.plan_corpus(n_calls=args.calls, seed=args.seed, example=args.example,
-                               long_fraction=args.long_fraction, max_long_s=args.max_long_s)
+                               long_fraction=args.long_fraction, min_long_s=args.min_long_s,
+                               max_long_s=args.max_long_s)
     corpus.generate_corpus(plans=plans, out_dir=args.out, workers=args.workers,
                            overwrite=args.overwrite)
     summary = {"out": args.out, "calls": len(plans), "seed": args.seed,

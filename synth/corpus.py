@@ -48,9 +48,9 @@ SPLIT_WEIGHTS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 REPEAT_PRANK_SHARE = 0.4
 SHORT_S = (3.0, 30.0)  # short calls: target length, log-uniform (s)
 EXAMPLE_SHORT_S = (3.0, 10.0)  # the bundled example keeps its calls short (small files)
-LONG_S = (120.0, 300.0)  # long calls: length (s), capped by max_long_s
+LONG_S = (120.0, 300.0)  # long calls: default length range (s), uniform
 EXAMPLE_LONG_S = 120.0
-MIN_LONG_S = 60.0
+MIN_LONG_S = 30.0  # shortest a long call may be set to last: the longest short-call target
 EPISODE_S = (20.0, 50.0)  # length of the emergency episode of a long call (s)
 SNR_DB = {"emergency": (-3.0, 15.0), "normal": (3.0, 25.0), "prank": (5.0, 30.0)}
 BASE_TIME = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
@@ -173,11 +173,13 @@ def _phone_number(number: int) -> str:
 
 
 def plan_corpus(*, n_calls: int, seed: int, example: bool = False, long_fraction: float = 0.02,
-                max_long_s: float = LONG_S[1]) -> list[CallPlan]:
+                min_long_s: float = LONG_S[0], max_long_s: float = LONG_S[1]) -> list[CallPlan]:
     """Plans ``n_calls`` calls from ``seed``; the same arguments give the same plans.
 
     Labels ~45 % emergency, 40 % normal, 15 % prank; splits ~70/15/15 by template; about
-    ``long_fraction`` of all calls (never a prank) last 2–5 min (capped at ``max_long_s``); 40 %
+    ``long_fraction`` of all calls (never a prank) last uniform(``min_long_s``,
+    ``max_long_s``) seconds, 2–5 min by default (30 s–2 min gives a benchmark an even
+    spread of lengths above the short calls' 3–30 s); 40 %
     of the pranks come from a few repeat callers. ``example=True`` guarantees coverage for
     the bundled example (:func:`_covering_mix`): short calls of 3–10 s, one 2-minute
     emergency, and one prank caller who calls three times.
@@ -189,8 +191,9 @@ def plan_corpus(*, n_calls: int, seed: int, example: bool = False, long_fraction
     if not 0 <= long_fraction <= 1 - LABEL_WEIGHTS["prank"]:
         raise ConfigError(f"long_fraction={long_fraction} must be in [0, "
                           f"{1 - LABEL_WEIGHTS['prank']}] (pranks are never long)")
-    if max_long_s < MIN_LONG_S:
-        raise ConfigError(f"max_long_s={max_long_s} must be >= {MIN_LONG_S}")
+    if not MIN_LONG_S <= min_long_s <= max_long_s:
+        raise ConfigError(f"long calls' length range min_long_s={min_long_s}, max_long_s="
+                          f"{max_long_s} must satisfy {MIN_LONG_S} <= min <= max")
     rng = np.random.default_rng([seed, _PLAN_STREAM])
     mix = _covering_mix(rng, n_calls) if example else _random_mix(rng, n_calls, long_fraction)
     splits = scripts.template_splits(seed=seed)
@@ -211,8 +214,8 @@ def plan_corpus(*, n_calls: int, seed: int, example: bool = False, long_fraction
                 caller = numbers[0 if example else int(rng.integers(repeaters))]
             pranks_seen += 1
         if long:
-            duration = EXAMPLE_LONG_S if example else float(rng.uniform(*LONG_S))
-            duration = min(duration, max_long_s)
+            duration = (EXAMPLE_LONG_S if example
+                        else float(rng.uniform(min_long_s, max_long_s)))
         else:
             duration = float(np.exp(rng.uniform(np.log(low), np.log(high))))
         line = (str(rng.choice(("112", "119"))) if label == "normal"

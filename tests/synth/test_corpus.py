@@ -140,11 +140,15 @@ def test_plan_is_fixed_by_the_seed_and_mixes_as_documented():
     assert [p.started_at for p in plans] == sorted(p.started_at for p in plans)
 
 
-def test_max_long_s_caps_long_calls():
-    plans = corpus.plan_corpus(n_calls=500, seed=3, long_fraction=0.2, max_long_s=90)
-    assert any(p.long for p in plans) and all(p.duration_s <= 90 for p in plans if p.long)
-    with pytest.raises(ConfigError):
-        corpus.plan_corpus(n_calls=5, seed=3, max_long_s=10)
+def test_long_calls_spread_over_the_requested_range():
+    plans = corpus.plan_corpus(n_calls=500, seed=3, long_fraction=0.3, min_long_s=30,
+                               max_long_s=120)
+    lengths = sorted(p.duration_s for p in plans if p.long)
+    assert len(lengths) > 100 and 30 <= lengths[0] < 40 and 110 < lengths[-1] <= 120
+    assert 60 < lengths[len(lengths) // 2] < 90  # uniform: median near 75 s
+    for low, high in ((10, 120), (100, 90)):
+        with pytest.raises(ConfigError, match="min_long_s"):
+            corpus.plan_corpus(n_calls=5, seed=3, min_long_s=low, max_long_s=high)
 
 
 def test_example_plan_covers_every_label_split_format_and_a_repeat_prank_caller():
