@@ -64,6 +64,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                              "epoch (default: %(default)s)")
     parser.add_argument("--token-dropout", type=float, default=defaults.token_dropout,
                         help="share of training tokens replaced by <oov> (default: %(default)s)")
+    parser.add_argument("--no-time-shift", dest="time_shift", action="store_false",
+                        help="do not roll training log-mel windows in time (default: roll "
+                             "each by a random number of frames every epoch)")
     parser.add_argument("--vgg-weights", default=None,
                         help="local ImageNet VGG-16 (no top) weights file for vgg16_transfer "
                              "(default: random init)")
@@ -86,6 +89,7 @@ def run_command(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, patience=args.patience,
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
+        time_shift=args.time_shift,
         token_dropout=args.token_dropout, logdir=args.logdir,
         vgg_weights=args.vgg_weights)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,

@@ -65,7 +65,10 @@ class TrainOptions:
     of that many training windows (for VGG-16 on a CPU). ``text_dropout``: share of
     training windows whose transcript is blanked (all PAD) in each epoch, so that the
     fused heads learn to use the audio; ``token_dropout``: share of the other tokens
-    replaced by OOV (models with a ``tokens`` input only). ``logdir``: TensorBoard logs.
+    replaced by OOV (models with a ``tokens`` input only). ``time_shift``: roll every
+    training window's log-mel along time by a random number of frames each epoch
+    (:func:`roll_frames`), so the audio branch sees sounds at every position of its window
+    (its Flatten → Dense head is tied to positions). ``logdir``: TensorBoard logs.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
 
     epochs: int = 20
@@ -76,6 +79,7 @@ class TrainOptions:
     max_train_windows: Optional[int] = None
     text_dropout: float = 0.5
     token_dropout: float = 0.2
+    time_shift: bool = True
     logdir: Optional[str] = None
     vgg_weights: Optional[str] = None
 
@@ -92,19 +96,30 @@ class TrainOptions:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
 
 
+def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Each window of ``log_mel`` (n, n_mels, n_frames[, 1]) rolled along its frames (axis
+    2) by ``shifts`` (n,) frames, circularly; a new array of the same shape and dtype."""
+    n_frames = log_mel.shape[2]
+    source = (np.arange(n_frames)[None, :] - shifts[:, None]) % n_frames
+    index = source.reshape((len(log_mel), 1, n_frames) + (1,) * (log_mel.ndim - 3))
+    return np.take_along_axis(log_mel, index, axis=2)
+
+
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches ``(inputs, targets, sample_weights)``, reshuffled every
-    epoch, with the transcript augmentation of :class:`TrainOptions`: a window whose
-    tokens are blanked gets weight 0 on the text-only head (it cannot tell anything)."""
+    epoch, with the augmentations of :class:`TrainOptions`: transcripts blanked or tokens
+    made OOV (a window whose tokens are blanked gets weight 0 on the text-only head: it
+    cannot tell anything) and, with ``time_shift``, log-mel windows rolled in time."""
 
     def __init__(self, *, inputs: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
                  weights: Mapping[str, np.ndarray], batch_size: int, seed: int,
-                 text_dropout: float, token_dropout: float) -> None:
+                 text_dropout: float, token_dropout: float, time_shift: bool = False) -> None:
         super().__init__()
         self._inputs, self._targets, self._weights = inputs, targets, weights
         self._n = len(next(iter(inputs.values())))
         self._batch_size = batch_size
         self._text_dropout, self._token_dropout = text_dropout, token_dropout
+        self._time_shift = time_shift
         self._rng = np.random.default_rng(seed)
         self._order = self._rng.permutation(self._n)
 
@@ -119,6 +134,10 @@ class TrainingBatches(keras.utils.PyDataset):
         inputs = {name: array[rows] for name, array in self._inputs.items()}
         targets = {name: array[rows] for name, array in self._targets.items()}
         weights = {name: array[rows] for name, array in self._weights.items()}
+        if self._time_shift and spec.LOGMEL_INPUT in inputs:
+            log_mel = inputs[spec.LOGMEL_INPUT]
+            shifts = self._rng.integers(0, log_mel.shape[2], size=len(rows))
+            inputs[spec.LOGMEL_INPUT] = roll_frames(log_mel, shifts)
         if spec.TOKENS_INPUT in inputs:
             tokens = inputs[spec.TOKENS_INPUT]
             blank = self._rng.random(len(rows)) < self._text_dropout
@@ -218,7 +237,8 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocab_size:
     batches = TrainingBatches(inputs=_inputs(train, inputs), targets=y_train, weights=w_train,
                               batch_size=options.batch_size, seed=options.seed,
                               text_dropout=options.text_dropout,
-                              token_dropout=options.token_dropout)
+                              token_dropout=options.token_dropout,
+                              time_shift=options.time_shift)
     history = model.fit(
         batches, validation_data=(_inputs(validation, inputs), y_val, w_val),
         epochs=options.epochs, callbacks=_callbacks(options),
@@ -298,7 +318,8 @@ manifest's `split` column:
 Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, early stopping on
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},
-token dropout {training['token_dropout']}, Adam {training['learning_rate']}, batch
+token dropout {training['token_dropout']}, log-mel time shift
+{'on' if training['time_shift'] else 'off'}, Adam {training['learning_rate']}, batch
 {training['batch_size']}.
 
 ## Figures on the held-out test split (call level)
@@ -416,6 +437,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "early_stopping": f"{MONITOR}, patience {options.patience}",
             "text_dropout": options.text_dropout,
             "token_dropout": options.token_dropout,
+            "time_shift": options.time_shift,
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),
             "emergency_threshold_rule": f"validation recall >= {EMERGENCY_MIN_RECALL}",

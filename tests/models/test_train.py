@@ -20,7 +20,7 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models.train import TrainingBatches, TrainOptions, model_version
+from models.train import TrainingBatches, TrainOptions, model_version, roll_frames
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -247,6 +247,30 @@ def test_training_batches_cover_every_window_and_blank_transcripts():
     assert tokens.min() == 2  # the training arrays themselves are left alone
     batches.on_epoch_end()
     assert not np.array_equal(batches[0][0][spec.LOGMEL_INPUT][:, 0], seen[:64])
+
+
+def test_roll_frames_rolls_each_window_by_its_own_shift():
+    log_mel = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5, 1)
+    rolled = roll_frames(log_mel, np.array([0, 2]))
+    np.testing.assert_array_equal(rolled[0], log_mel[0])
+    np.testing.assert_array_equal(rolled[1], np.roll(log_mel[1], 2, axis=1))
+    assert rolled.shape == log_mel.shape and rolled.dtype == np.float32
+
+
+def test_time_shift_rolls_training_windows_and_keeps_their_content():
+    n, n_mels, n_frames = 64, 4, 50
+    frames = np.tile(np.arange(n_frames, dtype=np.float32), (n, n_mels, 1))[..., np.newaxis]
+    common = {"targets": {spec.EMERGENCY_OUTPUT: np.zeros((n, 1))},
+              "weights": {spec.EMERGENCY_OUTPUT: np.ones(n)}, "batch_size": n, "seed": 0,
+              "text_dropout": 0.0, "token_dropout": 0.0}
+    still = TrainingBatches(inputs={spec.LOGMEL_INPUT: frames}, **common)[0][0]
+    shifted = TrainingBatches(inputs={spec.LOGMEL_INPUT: frames}, time_shift=True,
+                              **common)[0][0]
+    np.testing.assert_array_equal(still[spec.LOGMEL_INPUT], frames)
+    starts = shifted[spec.LOGMEL_INPUT][:, 0, 0, 0]
+    assert len(set(starts.tolist())) > 10  # windows start at many different frames
+    np.testing.assert_array_equal(np.sort(shifted[spec.LOGMEL_INPUT], axis=2), frames)
+    assert frames[0, 0, 0, 0] == 0  # the training array itself is left alone
 
 
 def test_train_options_and_version_are_checked():
