@@ -133,8 +133,8 @@ Generated {datetime.date.today().isoformat()} by
 
 Archive `{prepared.archive}`: {split_text}.
 All models: the same cached features and splits, seed {base.seed}, batch {base.batch_size},
-Adam {base.learning_rate}, early stopping on the emergency head's validation loss (patience
-{base.patience}, best weights kept), balanced class weights on the emergency head,
+Adam {base.learning_rate}, early stopping on the validation calls' emergency ROC AUC
+(patience {base.patience}, best weights kept), balanced class weights on the emergency head,
 transcript dropout {base.text_dropout} / token dropout {base.token_dropout} (multimodal);
 {per_model}.
 Timed on {os.cpu_count()} CPU cores shared with other jobs: the times are indicative.

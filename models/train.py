@@ -3,7 +3,7 @@
 :func:`fit_model` compiles and fits a model from :mod:`models.builders` on window sets
 (Adam; binary cross-entropy on the sigmoid heads, sparse categorical cross-entropy on the
 category head with masked windows weighted 0; balanced class weights on the emergency head;
-early stopping on the validation loss with the best weights restored).
+early stopping on the validation split's call-level ROC AUC, best weights restored).
 :func:`train_bundle` is ``call-triage train``: features → splits → fit → thresholds chosen
 on the validation split at call level → test-split metrics → :func:`models.bundle.save_bundle`.
 """
@@ -37,6 +37,7 @@ from models.dataset import (
 from models.evaluate import (
     EMERGENCY_MIN_RECALL,
     call_metrics,
+    roc_auc,
     choose_thresholds,
     format_metrics,
     score_calls,
@@ -50,22 +51,24 @@ from transforms.text import OOV_ID, PAD_ID, Vocabulary
 LOG = logging.getLogger(__name__)
 
 
-#: The validation loss early stopping watches: the emergency head's (the verdict). The
-#: total also sums the auxiliary heads, whose text and category losses climb as soon as
-#: they learn the training templates' words, and would stop the fit before the audio
-#: branch has learned much.
-MONITOR = f"val_{spec.EMERGENCY_OUTPUT}_loss"
+#: The figure early stopping watches, and by which the kept epoch is chosen: the emergency
+#: verdict's ROC AUC over the validation split's calls, each scored as the nightly job
+#: scores it (max over its windows; :class:`CallLevelValidation`). The fused head's window
+#: loss swings from epoch to epoch with how the text branch meets the validation split's
+#: unseen templates (0.24 → 0.71 → 0.31 in three epochs), and stopped fits after a few
+#: epochs, before the audio branch had learned much.
+MONITOR = "val_call_auc"
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainOptions:
     """How to fit: at most ``epochs`` passes of ``batch_size`` windows with Adam at
-    ``learning_rate``, stopping after ``patience`` epochs without a lower validation loss
-    of the emergency head (:data:`MONITOR`). ``max_train_windows`` fits on a random subset
-    of that many training windows (for VGG-16 on a CPU). ``text_dropout``: share of
-    training windows whose transcript is blanked (all PAD) in each epoch, so that the
-    fused heads learn to use the audio; ``token_dropout``: share of the other tokens
-    replaced by OOV (models with a ``tokens`` input only). ``time_shift``: roll every
+    ``learning_rate``, stopping after ``patience`` epochs without a higher call-level
+    validation ROC AUC of the emergency verdict (:data:`MONITOR`). ``max_train_windows``
+    fits on a random subset of that many training windows (for VGG-16 on a CPU).
+    ``text_dropout``: share of training windows whose transcript is blanked (all PAD) in
+    each epoch, so that the fused heads learn to use the audio; ``token_dropout``: share
+    of the other tokens replaced by OOV (models with a ``tokens`` input only). ``time_shift``: roll every
     training window's log-mel along time by a random number of frames each epoch
     (:func:`roll_frames`), so the audio branch sees sounds at every position of its window
     (its Flatten → Dense head is tied to positions). ``logdir``: TensorBoard logs.
@@ -198,9 +201,36 @@ def inference_copy(model: keras.Model) -> keras.Model:
     return clone
 
 
-def _callbacks(options: TrainOptions) -> list[keras.callbacks.Callback]:
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.EarlyStopping(
-        monitor=MONITOR, mode="min", patience=options.patience, restore_best_weights=True)]
+class CallLevelValidation(keras.callbacks.Callback):
+    """Adds :data:`MONITOR` to every epoch's logs (before EarlyStopping reads them): the
+    model scores ``windows``' calls through :func:`models.evaluate.score_calls`, the
+    nightly job's path, and the ROC AUC of their emergency scores is taken. Raises
+    ConfigError when ``windows`` lack emergency or non-emergency calls (no AUC)."""
+
+    def __init__(self, *, windows: WindowSet, name: str, vocabulary: Vocabulary,
+                 config: FeatureConfig) -> None:
+        super().__init__()
+        self._labels = [call.record.label == "emergency" for call in windows.calls]
+        if len(set(self._labels)) != 2:
+            raise ConfigError("the validation split needs emergency and other calls to "
+                              "choose the epoch to keep")
+        self._windows, self._name = windows, name
+        self._vocabulary, self._config = vocabulary, config
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        bundle = in_memory_bundle(model=self.model, name=self._name,
+                                  vocabulary=self._vocabulary, config=self._config)
+        scores = [call.emergency_score for call in score_calls(bundle, self._windows).calls]
+        auc = roc_auc(labels=self._labels, scores=scores)
+        LOG.info("epoch %d: validation call-level ROC AUC %.4f", epoch + 1, auc)
+        if logs is not None:
+            logs[MONITOR] = auc
+
+
+def _callbacks(options: TrainOptions, *, validation: CallLevelValidation
+               ) -> list[keras.callbacks.Callback]:
+    callbacks: list[keras.callbacks.Callback] = [validation, keras.callbacks.EarlyStopping(
+        monitor=MONITOR, mode="max", patience=options.patience, restore_best_weights=True)]
     if options.logdir:
         try:
             import tensorboard  # noqa: F401  (tf.summary needs it; TF 2.21 does not pull it in)
@@ -211,7 +241,7 @@ def _callbacks(options: TrainOptions) -> list[keras.callbacks.Callback]:
     return callbacks
 
 
-def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocab_size: int,
+def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary: Vocabulary,
               config: FeatureConfig, options: TrainOptions) -> FitResult:
     """Build model ``name`` (seeded with ``options.seed``), compile and fit it.
 
@@ -221,7 +251,8 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocab_size:
     :class:`TrainingBatches`. Progress is Keras's (a bar on a terminal, one line per
     epoch otherwise).
     """
-    model = builders.build_model(name, config=config, vocab_size=vocab_size, seed=options.seed,
+    model = builders.build_model(name, config=config, vocab_size=len(vocabulary),
+                                 seed=options.seed,
                                  vgg_weights=options.vgg_weights)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
                   loss=builders.default_losses(name),
@@ -241,13 +272,15 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocab_size:
                               time_shift=options.time_shift)
     history = model.fit(
         batches, validation_data=(_inputs(validation, inputs), y_val, w_val),
-        epochs=options.epochs, callbacks=_callbacks(options),
+        epochs=options.epochs,
+        callbacks=_callbacks(options, validation=CallLevelValidation(
+            windows=validation, name=name, vocabulary=vocabulary, config=config)),
         verbose=1 if sys.stdout.isatty() else 2)
     seconds = time.perf_counter() - started
     logs = {key: [float(value) for value in values] for key, values in history.history.items()}
     return FitResult(model=inference_copy(model), history=logs,
                      epochs_run=len(logs["loss"]),
-                     best_epoch=int(np.argmin(logs[MONITOR])) + 1, seconds=seconds,
+                     best_epoch=int(np.argmax(logs[MONITOR])) + 1, seconds=seconds,
                      train_windows=train.n_windows)
 
 
@@ -400,7 +433,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
     validation split (call level) and measure the validation and test splits."""
     config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
     fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],
-                    vocab_size=len(vocabulary), config=config, options=options)
+                    vocabulary=vocabulary, config=config, options=options)
     bundle = in_memory_bundle(model=fit.model, name=model_name, vocabulary=vocabulary,
                               config=config)
     validation = score_calls(bundle, windows["validation"])

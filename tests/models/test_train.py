@@ -205,6 +205,8 @@ def test_short_training_learns_the_tiny_archive_and_writes_a_bundle(tiny_bundle)
     history = bundle.metrics["training"]["history"]
     assert history["loss"][-1] < 0.7 * history["loss"][0]
     assert history["val_loss"][-1] < history["val_loss"][0]
+    auc = history["val_call_auc"]  # the kept epoch is the one of the best validation AUC
+    assert len(auc) == TINY_EPOCHS and training["best_epoch"] == int(np.argmax(auc)) + 1
     test = bundle.metrics["test"]
     assert test["n_calls"] == 6 and test["accuracy"] >= 5 / 6
     assert 0.0 < bundle.thresholds["emergency"] < 1.0
