@@ -33,15 +33,6 @@ class CallRecord:
 
 
 @dataclasses.dataclass(frozen=True)
-class LoadedCall:
-    """A call with its audio bytes read and its transcript decoded ("" when absent)."""
-
-    record: CallRecord
-    audio_bytes: bytes
-    transcript: str
-
-
-@dataclasses.dataclass(frozen=True)
 class CallError:
     """One call that could not be processed: a row of the errors report (DESIGN §4)."""
 
