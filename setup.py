@@ -19,6 +19,7 @@ setup(
         "librosa>=0.10.2,<0.12",
         "soundfile>=0.12,<0.15",
         "soxr>=0.3,<1.2",
+        "threadpoolctl>=3.1,<4",
         "konlpy>=0.6,<0.7",
         "numpy>=1.26,<2.5",
         "pyarrow>=14,<26",

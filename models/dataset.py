@@ -35,6 +35,7 @@ import numpy as np
 
 from transforms import spec
 from transforms.archive import list_calls
+from transforms.audio import limit_blas_threads
 from transforms.errors import CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
 from transforms.records import CallError, CallRecord
@@ -237,6 +238,7 @@ def build_vocabulary(train_calls: Sequence[CallFeatures]) -> Vocabulary:
 
 def _init_worker() -> None:
     global _WORKER_TOKENIZER
+    limit_blas_threads()
     _WORKER_TOKENIZER = OktTokenizer()
 
 

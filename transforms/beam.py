@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import apache_beam as beam
 
 from transforms.archive import list_calls
+from transforms.audio import limit_blas_threads
 from transforms.errors import CallInputError
 from transforms.features import CallFeatures, extract_call_features
 from transforms.records import CallError, CallRecord
@@ -74,7 +75,8 @@ class ReadArchive(beam.PTransform):
 
 
 class _ExtractFeaturesFn(beam.DoFn):
-    """CallRecord → CallFeatures; the tokenizer (and its JVM) is set up once per worker."""
+    """CallRecord → CallFeatures; the tokenizer (and its JVM) is set up once per worker,
+    whose BLAS is limited to one thread (:func:`~transforms.audio.limit_blas_threads`)."""
 
     def __init__(self, config: FeatureConfig):
         super().__init__()
@@ -82,6 +84,7 @@ class _ExtractFeaturesFn(beam.DoFn):
         self._tokenizer: OktTokenizer | None = None
 
     def setup(self) -> None:
+        limit_blas_threads()
         self._tokenizer = OktTokenizer()
 
     def process(self, record: CallRecord) -> Iterator[CallFeatures]:
