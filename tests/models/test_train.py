@@ -20,7 +20,8 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models.train import TrainingBatches, TrainOptions, model_version, roll_frames
+from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, model_version,
+                          roll_frames)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -143,6 +144,20 @@ def test_window_set_stacks_calls_and_keeps_their_windows():
     assert windows.inputs[spec.TOKENS_INPUT][0, :2].tolist() == [vocab.id_of("불"),
                                                                  vocab.id_of("나다")]
 
+
+
+def test_call_level_validation_needs_both_kinds_of_call():
+    config = DEFAULT_FEATURES
+    calls = [dataclasses.replace(
+        fake_call(label="normal", category="normal_indoor", n_windows=1, duration_s=5.0,
+                  call_id=call_id),
+        log_mel=np.zeros((1, config.n_mels, config.n_frames), np.float16)) for call_id in "ab"]
+    vocab = Vocabulary.build([call.tokens for call in calls], min_freq=1)
+    windows = window_set(calls, vocab=vocab, config=config,
+                         input_names=(spec.LOGMEL_INPUT, spec.TOKENS_INPUT))
+    with pytest.raises(ConfigError, match="emergency and other calls"):
+        CallLevelValidation(windows=windows, name="multimodal", vocabulary=vocab,
+                            config=config)
 
 # --- features and their cache ------------------------------------------------------------
 
