@@ -68,10 +68,11 @@ class TrainOptions:
     fits on a random subset of that many training windows (for VGG-16 on a CPU).
     ``text_dropout``: share of training windows whose transcript is blanked (all PAD) in
     each epoch, so that the fused heads learn to use the audio; ``token_dropout``: share
-    of the other tokens replaced by OOV (models with a ``tokens`` input only). ``time_shift``: roll every
-    training window's log-mel along time by a random number of frames each epoch
-    (:func:`roll_frames`), so the audio branch sees sounds at every position of its window
-    (its Flatten → Dense head is tied to positions). ``logdir``: TensorBoard logs.
+    of the other tokens replaced by OOV (models with a ``tokens`` input only).
+    ``time_shift``: roll every training window's log-mel along time by a random number of
+    frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
+    position of its window (its Flatten → Dense head is tied to positions). ``logdir``:
+    TensorBoard logs.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
 
     epochs: int = 20

@@ -293,9 +293,9 @@ def limit_blas_threads() -> threadpoolctl.threadpool_limits:
 
     Feature work runs in parallel across processes (Beam workers, the training extraction
     pool). A BLAS thread pool inside each of them only adds threads that spin-wait on the
-    same cores: on the 500-call benchmark the job took 30.2 s and 50.8 CPU s in-process
-    with OpenBLAS's default pool, 28.2 s and 38.1 CPU s with one thread; with two worker
-    processes, 52 s → 37 s.
+    same cores: on the 500-call benchmark archive the job used 50.8 CPU s in-process with
+    OpenBLAS's default pool and 41.5 CPU s with one thread; with two worker processes it
+    took 52 s of wall time, then 38 s.
     """
     return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
