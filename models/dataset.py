@@ -35,12 +35,12 @@ import numpy as np
 
 from transforms import spec
 from transforms.archive import list_calls
-from transforms.audio import limit_blas_threads
 from transforms.errors import CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, Vocabulary
+from transforms.worker import limit_blas_threads
 
 LOG = logging.getLogger(__name__)
 

@@ -20,6 +20,7 @@ from models.bundle import ModelBundle, load_bundle, predict_windows
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
+from transforms.worker import freeze_startup_objects
 
 LOG = logging.getLogger(__name__)
 
@@ -122,8 +123,12 @@ class WindowModelHandler(ModelHandler):
         self._max_batch_size = max_batch_size
 
     def load_model(self) -> ModelBundle:
+        """Load the bundle, then freeze the start-up objects (the model's included) out
+        of the garbage collector's full passes (:func:`freeze_startup_objects`)."""
         bundle = load_bundle(self._bundle_path)
-        LOG.info("loaded model %s %s", bundle.model_name, bundle.model_version)
+        frozen = freeze_startup_objects()
+        LOG.info("loaded model %s %s (%d start-up objects frozen)", bundle.model_name,
+                 bundle.model_version, frozen)
         return bundle
 
     def run_inference(

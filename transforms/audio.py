@@ -24,7 +24,6 @@ import numpy as np
 import scipy.fft
 import soundfile as sf
 import soxr
-import threadpoolctl
 
 from transforms.errors import AudioError, ConfigError
 from transforms.spec import FeatureConfig
@@ -285,19 +284,6 @@ def _mel_basis(config: FeatureConfig) -> np.ndarray:
                                 fmax=config.fmax_hz, dtype=np.float32)
     basis.setflags(write=False)
     return basis
-
-
-def limit_blas_threads() -> threadpoolctl.threadpool_limits:
-    """Make BLAS (numpy's matrix products, e.g. the mel projection of :func:`log_mel`) use
-    one thread in this process; returns the limiter (``restore_original_limits()`` undoes it).
-
-    Feature work runs in parallel across processes (Beam workers, the training extraction
-    pool). A BLAS thread pool inside each of them only adds threads that spin-wait on the
-    same cores: on the 500-call benchmark archive the job used 50.8 CPU s in-process with
-    OpenBLAS's default pool and 41.5 CPU s with one thread; with two worker processes it
-    took 52 s of wall time, then 38 s.
-    """
-    return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
 
 def log_mel(windows: np.ndarray, *, config: FeatureConfig) -> np.ndarray:

@@ -12,12 +12,12 @@ from typing import Any, Iterator
 import apache_beam as beam
 
 from transforms.archive import list_calls
-from transforms.audio import limit_blas_threads
 from transforms.errors import CallInputError
 from transforms.features import CallFeatures, extract_call_features
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
-from transforms.text import OktTokenizer
+from transforms.text import OktTokenizer, start_okt
+from transforms.worker import freeze_startup_objects, limit_blas_threads
 
 CALLS = "calls"
 ERRORS = "errors"
@@ -75,8 +75,9 @@ class ReadArchive(beam.PTransform):
 
 
 class _ExtractFeaturesFn(beam.DoFn):
-    """CallRecord → CallFeatures; the tokenizer (and its JVM) is set up once per worker,
-    whose BLAS is limited to one thread (:func:`~transforms.audio.limit_blas_threads`)."""
+    """CallRecord → CallFeatures. Set-up, once per worker process: BLAS limited to one
+    thread, start-up objects frozen (:mod:`transforms.worker`) and the tokenizer's JVM
+    loading in the background."""
 
     def __init__(self, config: FeatureConfig):
         super().__init__()
@@ -85,6 +86,8 @@ class _ExtractFeaturesFn(beam.DoFn):
 
     def setup(self) -> None:
         limit_blas_threads()
+        freeze_startup_objects()
+        start_okt()
         self._tokenizer = OktTokenizer()
 
     def process(self, record: CallRecord) -> Iterator[CallFeatures]:

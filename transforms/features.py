@@ -46,19 +46,21 @@ def extract_call_features(
 
     Raises the :class:`~transforms.errors.CallInputError` subclass of the stage that failed:
     ``SourceError``/``TranscriptError`` (read), ``AudioError`` (decode),
-    ``FeatureError`` (features), ``TokenizerError`` (tokenise).
+    ``FeatureError`` (features), ``TokenizerError`` (tokenise). Okt tokenises on its own
+    thread while the audio is decoded (:meth:`OktTokenizer.tokenize_async`); a call that
+    fails on both reports the audio's error, as the audio is checked first.
     """
     transcript = read_transcript(record)
+    pending_tokens = tokenizer.tokenize_async(transcript) if transcript.strip() else None
     with open_audio(record.audio_uri) as audio_file:
         audio = audio_features(audio_file, config=config, name=record.audio_uri)
     if not np.isfinite(audio.log_mel).all():
         raise FeatureError(f"non-finite log-mel values for {record.audio_uri}")
-    tokens = tuple(tokenizer.tokenize(transcript)) if transcript.strip() else ()
     return CallFeatures(
         record=record,
         log_mel=audio.log_mel,
         window_starts_s=audio.window_starts_s,
-        tokens=tokens,
+        tokens=tuple(pending_tokens.result()) if pending_tokens is not None else (),
         duration_s=audio.duration_s,
         sample_rate_hz=audio.sample_rate_hz,
         n_channels=audio.n_channels,

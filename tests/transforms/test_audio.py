@@ -10,7 +10,6 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-import threadpoolctl
 
 from transforms import audio
 from transforms.errors import AudioError, ConfigError
@@ -460,17 +459,3 @@ def test_encode_audio_rejects_bad_format_settings(kwargs, error, message):
 def test_encode_audio_rejects_bad_samples(samples, message):
     with pytest.raises(AudioError, match=message):
         audio.encode_audio(samples, sample_rate_hz=8_000)
-
-
-def test_limit_blas_threads_leaves_blas_one_thread_until_restored():
-    def blas_threads() -> list[int]:
-        return [pool["num_threads"] for pool in threadpoolctl.threadpool_info()
-                if pool["user_api"] == "blas"]
-
-    before = blas_threads()
-    limiter = audio.limit_blas_threads()
-    try:
-        assert blas_threads() and set(blas_threads()) == {1}
-    finally:
-        limiter.restore_original_limits()
-    assert blas_threads() == before

@@ -216,6 +216,22 @@ def test_tokenize_from_threads_shares_one_okt_and_matches_main_thread(okt_constr
     assert all(tokens == expected for _, tokens in outcomes)
 
 
+def test_tokenize_async_matches_tokenize_and_raises_its_errors():
+    pending = [TOKENIZER.tokenize_async(s) for s in SENTENCES]
+    assert [future.result(timeout=120) for future in pending] == [
+        TOKENIZER.tokenize(s) for s in SENTENCES]
+    with pytest.raises(TranscriptError):
+        TOKENIZER.tokenize_async(b"\xeb\xb6\x88").result(timeout=120)
+
+
+def test_start_okt_and_early_tokenising_share_one_okt(okt_constructions):
+    started = text.start_okt()
+    tokens = TOKENIZER.tokenize_async(FIRE).result(timeout=120)
+    assert started.result(timeout=120) is text._OKT
+    assert len(okt_constructions) == 1
+    assert tokens == TOKENIZER.tokenize(FIRE)
+
+
 @pytest.mark.parametrize("module", [pickle, cloudpickle], ids=["pickle", "cloudpickle"])
 def test_tokenizer_pickles_after_use(module):
     tokenizer = OktTokenizer(stopwords=frozenset({"불"}), stem=False)
@@ -379,6 +395,18 @@ def test_a_worker_process_that_tokenised_on_a_pooled_thread_exits():
             threading.Event().wait()
         threading.Thread(target=pooled_thread, daemon=True).start()
         done.wait()
+    """)
+    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                              text=True, timeout=180)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "'불'" in finished.stdout
+
+
+def test_a_process_that_tokenised_on_the_tokenizer_threads_exits():
+    script = textwrap.dedent("""
+        from transforms.text import OktTokenizer, start_okt
+        start_okt()
+        print(OktTokenizer().tokenize_async("집에 불이 났어요").result(), flush=True)
     """)
     finished = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                               text=True, timeout=180)
