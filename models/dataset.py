@@ -242,17 +242,12 @@ def _init_worker() -> None:
     _WORKER_TOKENIZER = OktTokenizer()
 
 
-def _call_error(record: CallRecord, error: CallInputError) -> CallError:
-    return CallError(call_id=record.call_id, source_uri=record.source_uri, stage=error.stage,
-                     error_type=type(error).__name__, message=str(error))
-
-
 def _extract_one(record: CallRecord, config: FeatureConfig) -> CallFeatures | CallError:
     """One call's features with float16 log-mel, or the CallError of its failure."""
     try:
         call = extract_call_features(record, config=config, tokenizer=_WORKER_TOKENIZER)
     except CallInputError as error:
-        return _call_error(record, error)
+        return CallError.of(record, error)
     return dataclasses.replace(call, log_mel=call.log_mel.astype(LOGMEL_DTYPE))
 
 

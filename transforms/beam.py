@@ -7,40 +7,25 @@ exception class names. Anything else is a bug in our code and fails the job.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import collections
+import concurrent.futures
+from typing import Any, Iterator, NamedTuple
 
 import apache_beam as beam
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms.archive import list_calls
 from transforms.errors import CallInputError
-from transforms.features import CallFeatures, extract_call_features
+from transforms.features import extract_call_features
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, start_okt
-from transforms.worker import freeze_startup_objects, limit_blas_threads
+from transforms.worker import (POOL_THREADS, freeze_startup_objects, limit_blas_threads,
+                               thread_pool)
 
 CALLS = "calls"
 ERRORS = "errors"
-
-
-def error_message(formatted_traceback: list[str]) -> str:
-    """The exception's own message from ``traceback.format_exception`` lines."""
-    last = formatted_traceback[-1].rstrip("\n")
-    return last.split(": ", 1)[1] if ": " in last else last
-
-
-def to_call_error(dead_letter: tuple[Any, tuple[type, str, list[str]]]) -> CallError:
-    """Turn a ``with_exception_handling`` dead letter ``(element, (type, repr, tb))`` into a
-    :class:`CallError`; the element is a :class:`CallRecord` or carries one as ``.record``."""
-    element, (exc_type, _, formatted_traceback) = dead_letter
-    record = element if isinstance(element, CallRecord) else element.record
-    return CallError(
-        call_id=record.call_id,
-        source_uri=record.source_uri,
-        stage=exc_type.stage,
-        error_type=exc_type.__name__,
-        message=error_message(formatted_traceback),
-    )
+_POOL_NAME = "features"  # the feature threads (transforms.worker.thread_pool)
 
 
 class _SplitListing(beam.DoFn):
@@ -74,24 +59,64 @@ class ReadArchive(beam.PTransform):
         return {CALLS: calls, ERRORS: listed[ERRORS]}
 
 
+class _InFlight(NamedTuple):
+    """A call being featurised on a feature thread, with the window it came in."""
+
+    record: CallRecord
+    features: concurrent.futures.Future
+    timestamp: Any
+    window: Any
+
+
 class _ExtractFeaturesFn(beam.DoFn):
-    """CallRecord → CallFeatures. Set-up, once per worker process: BLAS limited to one
-    thread, start-up objects frozen (:mod:`transforms.worker`) and the tokenizer's JVM
-    loading in the background."""
+    """CallRecord → CallFeatures on the main output, or its CallError on ``errors``.
+
+    Calls are featurised on the process's feature threads (decoding, log-mel and Okt
+    release the GIL), up to ``2 × threads`` calls of a bundle at once; results come out
+    in input order, with each input's timestamp and window. Set-up, once per worker
+    process: BLAS limited to one thread and start-up objects frozen
+    (:mod:`transforms.worker`), and the tokenizer's JVM loading in the background.
+    """
 
     def __init__(self, config: FeatureConfig):
         super().__init__()
         self._config = config
         self._tokenizer: OktTokenizer | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._in_flight: collections.deque[_InFlight] = collections.deque()
 
     def setup(self) -> None:
         limit_blas_threads()
         freeze_startup_objects()
         start_okt()
         self._tokenizer = OktTokenizer()
+        self._pool = thread_pool(_POOL_NAME)
 
-    def process(self, record: CallRecord) -> Iterator[CallFeatures]:
-        yield extract_call_features(record, config=self._config, tokenizer=self._tokenizer)
+    def start_bundle(self) -> None:
+        self._in_flight = collections.deque()
+
+    def process(self, record: CallRecord, timestamp=beam.DoFn.TimestampParam,
+                window=beam.DoFn.WindowParam) -> Iterator[Any]:
+        future = self._pool.submit(extract_call_features, record, config=self._config,
+                                   tokenizer=self._tokenizer)
+        self._in_flight.append(_InFlight(record, future, timestamp, window))
+        if len(self._in_flight) > 2 * POOL_THREADS:
+            yield self._finish_oldest()
+
+    def finish_bundle(self) -> Iterator[Any]:
+        while self._in_flight:
+            yield self._finish_oldest()
+
+    def _finish_oldest(self) -> WindowedValue | beam.pvalue.TaggedOutput:
+        """The oldest call's features (or error), waiting for them; a
+        :class:`~transforms.errors.CallInputError` becomes a ``CallError`` on ``errors``,
+        anything else fails the bundle."""
+        record, features, timestamp, window = self._in_flight.popleft()
+        try:
+            return WindowedValue(features.result(), timestamp, (window,))
+        except CallInputError as error:
+            return beam.pvalue.TaggedOutput(
+                ERRORS, WindowedValue(CallError.of(record, error), timestamp, (window,)))
 
 
 class ExtractFeatures(beam.PTransform):
@@ -102,9 +127,6 @@ class ExtractFeatures(beam.PTransform):
         self._config = config
 
     def expand(self, records):
-        features, dead_letters = (
-            records
-            | "Featurise" >> beam.ParDo(_ExtractFeaturesFn(self._config))
-            .with_exception_handling(exc_class=CallInputError))
-        errors = dead_letters | "ToCallError" >> beam.Map(to_call_error)
-        return {CALLS: features, ERRORS: errors}
+        outputs = records | "Featurise" >> beam.ParDo(
+            _ExtractFeaturesFn(self._config)).with_outputs(ERRORS, main=CALLS)
+        return {CALLS: outputs[CALLS], ERRORS: outputs[ERRORS]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from transforms.errors import CallInputError
+
 
 @dataclasses.dataclass(frozen=True)
 class CallRecord:
@@ -41,3 +43,9 @@ class CallError:
     stage: str
     error_type: str
     message: str
+
+    @classmethod
+    def of(cls, record: CallRecord, error: CallInputError) -> CallError:
+        """The errors-report row of ``record`` failing with ``error`` (at ``error.stage``)."""
+        return cls(call_id=record.call_id, source_uri=record.source_uri, stage=error.stage,
+                   error_type=type(error).__name__, message=str(error))

@@ -26,7 +26,6 @@ import concurrent.futures
 import dataclasses
 import importlib.resources
 import json
-import os
 import threading
 import unicodedata
 from typing import Iterable, Optional, Sequence
@@ -37,6 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 from konlpy.tag import Okt
 
 from transforms.errors import ConfigError, TokenizerError, TranscriptError
+from transforms.worker import thread_pool
 
 #: Every part-of-speech tag Okt (open-korean-text 2.1, ``KoreanPos``) can emit.
 OKT_TAGS = frozenset({
@@ -138,8 +138,7 @@ STOPWORDS = load_stopwords()
 
 _OKT: Optional[Okt] = None
 _OKT_LOCK = threading.Lock()
-_POOL: Optional[concurrent.futures.ThreadPoolExecutor] = None
-_POOL_LOCK = threading.Lock()  # not _OKT_LOCK: that one is held while Okt loads
+_POOL_NAME = "okt"  # the tokenizer threads (transforms.worker.thread_pool)
 
 
 def _create_okt() -> Okt:
@@ -183,23 +182,13 @@ def _shared_okt() -> Okt:
     return okt
 
 
-def _tokenizer_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """The process's tokenizer threads (one per CPU), created on first use."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = concurrent.futures.ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1, thread_name_prefix="okt")
-        return _POOL
-
-
 def start_okt() -> concurrent.futures.Future:
     """Start the JVM and load Okt's dictionaries on a tokenizer thread, without waiting.
 
     The first Okt of a process costs ~3.7 s (6.7 CPU s, most of it building the
     dictionaries); calls made meanwhile wait for it. The future's result is the Okt.
     """
-    return _tokenizer_pool().submit(_shared_okt)
+    return thread_pool(_POOL_NAME).submit(_shared_okt)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -249,7 +238,7 @@ class OktTokenizer:
     def tokenize_async(self, text: str) -> concurrent.futures.Future:
         """:meth:`tokenize` on the process's tokenizer threads; ``result()`` returns the
         tokens or raises what :meth:`tokenize` raised."""
-        return _tokenizer_pool().submit(self.tokenize, text)
+        return thread_pool(_POOL_NAME).submit(self.tokenize, text)
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         """:meth:`tokenize` of every text, in order."""

@@ -1,13 +1,39 @@
 """Per-process settings for the processes that do the heavy work (Beam workers, the
-training extraction pool): one BLAS thread, and start-up objects kept out of the
-garbage collector's full passes.
+training extraction pool): one BLAS thread, start-up objects kept out of the garbage
+collector's full passes, and the process's named thread pools.
 """
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
+import functools
 import gc
+import os
+import threading
 
 import threadpoolctl
+
+#: Threads in each of the process's pools: one per CPU.
+POOL_THREADS = os.cpu_count() or 1
+
+_POOLS: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def thread_pool(name: str) -> concurrent.futures.ThreadPoolExecutor:
+    """The process's thread pool called ``name``, of :data:`POOL_THREADS` threads, created
+    on first use.
+
+    For work that releases the GIL (numpy, libsndfile, soxr, Java through JPype), so that
+    one Python thread can keep every core busy.
+    """
+    with _POOLS_LOCK:
+        pool = _POOLS.get(name)
+        if pool is None:
+            pool = _POOLS[name] = concurrent.futures.ThreadPoolExecutor(
+                max_workers=POOL_THREADS, thread_name_prefix=name)
+        return pool
 
 
 def limit_blas_threads() -> threadpoolctl.threadpool_limits:
@@ -32,8 +58,14 @@ def freeze_startup_objects() -> int:
     JVM bridge): ~560,000 objects that every full collection would otherwise walk again.
     On the 500-call benchmark archive the in-process job ran 32 full collections taking
     8.1 s of its ~32 s; after freezing they took ~1.7 s and the job ~26 s. Objects created
-    later are collected as usual; start-up objects that die later are never freed, which
-    costs little as they live as long as the process.
+    later are collected as usual; start-up objects that die later are only freed at exit,
+    where they are unfrozen so that the interpreter's last collection sees them.
     """
     gc.freeze()
+    _unfreeze_at_exit()
     return gc.get_freeze_count()
+
+
+@functools.cache
+def _unfreeze_at_exit() -> None:
+    atexit.register(gc.unfreeze)

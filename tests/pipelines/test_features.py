@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 
 import numpy as np
@@ -10,11 +11,16 @@ import pytest
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import window
 
 from pipelines import features as features_job
 from transforms.audio import encode_audio
+from transforms.archive import list_calls
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
+from transforms.features import CallFeatures
+from transforms.records import CallError, CallRecord
 from transforms.spec import DEFAULT_FEATURES
+from transforms.worker import POOL_THREADS
 
 SR_TEL = 8_000
 SR_HI = 48_000
@@ -87,6 +93,32 @@ def test_transforms_route_every_call_to_features_or_errors(mixed_archive):
         assert_that(errors, equal_to(
             list(EXPECTED_ERRORS) + [("dup", "read", "ManifestRowError")]),
                     label="errors")
+
+
+def _call_id(element: CallFeatures | CallError) -> str:
+    return element.call_id if isinstance(element, CallError) else element.record.call_id
+
+
+def test_extract_features_keeps_each_calls_window_past_its_look_ahead(mixed_archive):
+    """More calls than the DoFn keeps in flight (2 per feature thread), in fixed windows:
+    calls emitted from ``process`` and from ``finish_bundle`` keep the window they came in."""
+    records = [record for record in list_calls(str(mixed_archive))
+               if isinstance(record, CallRecord)]
+    copies = 4 * POOL_THREADS + 1
+    stamped = [window.TimestampedValue(
+                   dataclasses.replace(record, call_id=f"{record.call_id}-{copy}"), 60.0 * copy)
+               for copy in range(copies) for record in records]
+    with BeamTestPipeline() as pipeline:
+        featurised = (pipeline | beam.Create(stamped) | beam.WindowInto(window.FixedWindows(60))
+                      | ExtractFeatures(DEFAULT_FEATURES))
+        for tag, failed in ((CALLS, False), (ERRORS, True)):
+            window_starts = featurised[tag] | f"Window {tag}" >> beam.Map(
+                lambda element, w=beam.DoFn.WindowParam: (
+                    _call_id(element), int(w.start.micros // 60_000_000)))
+            call_ids = ("corrupt", "empty", "missing", "encoding") if failed else EXPECTED_WINDOWS
+            assert_that(window_starts, equal_to(
+                [(f"{call_id}-{copy}", copy) for copy in range(copies) for call_id in call_ids]),
+                label=f"windows of {tag}")
 
 
 def test_features_job_writes_parquet_that_accounts_for_every_row(mixed_archive, tmp_path):

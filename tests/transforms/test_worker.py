@@ -1,4 +1,6 @@
 import gc
+import os
+import threading
 
 import threadpoolctl
 
@@ -30,3 +32,13 @@ def test_freeze_startup_objects_moves_live_objects_out_of_collection():
     finally:
         gc.unfreeze()
     assert any(obj is survivors for obj in gc.get_objects())
+
+
+def test_thread_pool_is_one_per_name_and_process_with_a_thread_per_cpu():
+    pool = worker.thread_pool("test-pool")
+    assert worker.thread_pool("test-pool") is pool
+    assert worker.thread_pool("test-other-pool") is not pool
+    names = set(pool.map(lambda _: threading.current_thread().name,
+                         range(4 * worker.POOL_THREADS)))
+    assert names and all(name.startswith("test-pool") for name in names)
+    assert len(names) <= worker.POOL_THREADS == (os.cpu_count() or 1)
