@@ -74,8 +74,8 @@ class _ExtractFeaturesFn(beam.DoFn):
     Calls are featurised on the process's feature threads (decoding, log-mel and Okt
     release the GIL), up to ``2 × POOL_THREADS`` calls of a bundle in flight per DoFn
     instance; results come out in input order, with each input's timestamp and window.
-    Memory: at most ``POOL_THREADS`` calls decode at once, and each instance holds at most
-    that many finished calls' log-mel (150 KB per 7-s window). Set-up, once per worker
+    Memory: at most ``POOL_THREADS`` calls decode at once per process, and each instance
+    holds at most its in-flight calls' log-mel (150 KB per 7-s window). Set-up, once per worker
     process: BLAS limited to one thread and start-up objects frozen
     (:mod:`transforms.worker`), and the tokenizer's JVM loading in the background.
     """
