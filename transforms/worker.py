@@ -57,7 +57,7 @@ def freeze_startup_objects() -> int:
     Call it once the long-lived state is loaded (TensorFlow, the Keras model, Beam, the
     JVM bridge): ~560,000 objects that every full collection would otherwise walk again.
     On the 500-call benchmark archive the in-process job ran 32 full collections taking
-    8.1 s of its ~32 s; after freezing they took ~1.7 s and the job ~26 s. Objects created
+    7.9 s of its ~32 s; after freezing they took ~1.7 s and the job 26–28 s. Objects created
     later are collected as usual; start-up objects that die later are only freed at exit,
     where they are unfrozen so that the interpreter's last collection sees them.
     """
