@@ -375,6 +375,25 @@ def test_log_mel_of_a_sine_matches_an_independent_numpy_computation():
     assert np.all(result[1] == SMALL.floor_db)
 
 
+def test_log_mel_matches_librosa_melspectrogram_in_db():
+    rng = np.random.default_rng(11)
+    windows = rng.uniform(-0.5, 0.5, (2, DEFAULT_FEATURES.window_samples)).astype(np.float32)
+    windows[1, 50_000:] = 0.0  # a quiet tail, as in a call's last, zero-padded window
+    config = DEFAULT_FEATURES
+
+    result = audio.log_mel(windows, config=config)
+
+    for row, window in zip(result, windows):
+        power = librosa.feature.melspectrogram(
+            y=window, sr=config.sample_rate_hz, n_fft=config.n_fft,
+            hop_length=config.hop_length, center=True, pad_mode="constant", power=2.0,
+            n_mels=config.n_mels, fmin=config.fmin_hz, fmax=config.fmax_hz)
+        expected = np.maximum(librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None),
+                               config.floor_db)
+        np.testing.assert_allclose(row, expected, atol=1e-3)
+    assert np.all(result[1, :, -100:] == config.floor_db)
+
+
 def test_log_mel_default_config_shape_and_wrong_window_width():
     windows = np.zeros((1, DEFAULT_FEATURES.window_samples), np.float32)
     windows[0, ::100] = 0.5
