@@ -135,7 +135,8 @@ Archive `{prepared.archive}`: {split_text}.
 All models: the same cached features and splits, seed {base.seed}, batch {base.batch_size},
 Adam {base.learning_rate}, early stopping on the validation calls' emergency ROC AUC
 (patience {base.patience}, best weights kept), balanced class weights on the emergency head,
-transcript dropout {base.text_dropout} / token dropout {base.token_dropout} (multimodal);
+transcript dropout {base.text_dropout} / token dropout {base.token_dropout} / transcript swap
+{base.text_swap} (multimodal);
 {per_model}.
 Timed on {os.cpu_count()} CPU cores shared with other jobs: the times are indicative.
 
@@ -184,7 +185,8 @@ def run_command(args: argparse.Namespace) -> int:
     base = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                         learning_rate=args.learning_rate, patience=args.patience,
                         text_dropout=args.text_dropout, token_dropout=args.token_dropout,
-                        time_shift=args.time_shift, vgg_weights=args.vgg_weights)
+                        text_swap=args.text_swap, time_shift=args.time_shift,
+                        vgg_weights=args.vgg_weights)
     options = {name: model_options(name, base=base, vgg_epochs=args.vgg_epochs,
                                    vgg_train_windows=args.vgg_train_windows)
                for name in args.models}

@@ -57,13 +57,17 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
                         help="Adam's learning rate (default: %(default)s)")
     parser.add_argument("--patience", type=int, default=defaults.patience,
-                        help="epochs without a lower validation loss before stopping "
+                        help="epochs without a higher validation call-level ROC AUC before stopping "
                              "(default: %(default)s)")
     parser.add_argument("--text-dropout", type=float, default=defaults.text_dropout,
                         help="share of training windows whose transcript is blanked each "
                              "epoch (default: %(default)s)")
     parser.add_argument("--token-dropout", type=float, default=defaults.token_dropout,
                         help="share of training tokens replaced by <oov> (default: %(default)s)")
+    parser.add_argument("--text-swap", type=float, default=defaults.text_swap,
+                        help="share of training windows given another window's transcript "
+                             "each epoch; the emergency target stays the audio's "
+                             "(multimodal; default: %(default)s)")
     parser.add_argument("--no-time-shift", dest="time_shift", action="store_false",
                         help="do not roll training log-mel windows in time (default: roll "
                              "each by a random number of frames every epoch)")
@@ -89,7 +93,7 @@ def run_command(args: argparse.Namespace) -> int:
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, patience=args.patience,
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
-        time_shift=args.time_shift,
+        time_shift=args.time_shift, text_swap=args.text_swap,
         token_dropout=args.token_dropout, logdir=args.logdir,
         vgg_weights=args.vgg_weights)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,

@@ -69,6 +69,11 @@ class TrainOptions:
     ``text_dropout``: share of training windows whose transcript is blanked (all PAD) in
     each epoch, so that the fused heads learn to use the audio; ``token_dropout``: share
     of the other tokens replaced by OOV (models with a ``tokens`` input only).
+    ``text_swap``: share of training windows given the transcript of another, randomly
+    drawn training window each epoch (multimodal only). The emergency target stays the
+    window's own, as its audio decides; the text and prank targets follow the new pair
+    (a claimed emergency over audio that does not carry one is a prank). Without it the
+    fused heads never see everyday audio under emergency words, and trust the words.
     ``time_shift``: roll every training window's log-mel along time by a random number of
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (its Flatten → Dense head is tied to positions). ``logdir``:
@@ -83,6 +88,7 @@ class TrainOptions:
     max_train_windows: Optional[int] = None
     text_dropout: float = 0.5
     token_dropout: float = 0.2
+    text_swap: float = 0.0
     time_shift: bool = True
     logdir: Optional[str] = None
     vgg_weights: Optional[str] = None
@@ -95,7 +101,7 @@ class TrainOptions:
             raise ConfigError(f"learning_rate={self.learning_rate} must be > 0")
         if self.max_train_windows is not None and self.max_train_windows < 2:
             raise ConfigError(f"max_train_windows={self.max_train_windows} must be >= 2")
-        for name in ("text_dropout", "token_dropout"):
+        for name in ("text_dropout", "token_dropout", "text_swap"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
 
@@ -109,20 +115,41 @@ def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return np.take_along_axis(log_mel, index, axis=2)
 
 
+def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarray], *,
+                     swapped: np.ndarray, donor_tokens: np.ndarray,
+                     donor_claims: np.ndarray) -> None:
+    """Give the ``swapped`` rows (bool (n,)) of a batch other windows' transcripts, in place.
+
+    ``donor_tokens`` int32 (k, text_length) and ``donor_claims`` float32 (k, 1), the donors'
+    text-head targets (1 = the words claim an emergency), with k = ``swapped.sum()``. The
+    swapped rows' ``TEXT_OUTPUT`` target becomes the donor's claim and their
+    ``PRANK_OUTPUT`` target (when present) the claim without emergency audio:
+    ``claim * (1 - emergency)``; every other target is left as it is.
+    """
+    inputs[spec.TOKENS_INPUT][swapped] = donor_tokens
+    targets[spec.TEXT_OUTPUT][swapped] = donor_claims
+    if spec.PRANK_OUTPUT in targets:
+        emergency = targets[spec.EMERGENCY_OUTPUT][swapped]
+        targets[spec.PRANK_OUTPUT][swapped] = donor_claims * (1.0 - emergency)
+
+
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches ``(inputs, targets, sample_weights)``, reshuffled every
-    epoch, with the augmentations of :class:`TrainOptions`: transcripts blanked or tokens
-    made OOV (a window whose tokens are blanked gets weight 0 on the text-only head: it
-    cannot tell anything) and, with ``time_shift``, log-mel windows rolled in time."""
+    epoch, with the augmentations of :class:`TrainOptions`: transcripts swapped between
+    windows (:func:`swap_transcripts`), blanked or tokens made OOV (a window whose tokens
+    are blanked gets weight 0 on the text-only head: it cannot tell anything) and, with
+    ``time_shift``, log-mel windows rolled in time."""
 
     def __init__(self, *, inputs: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
                  weights: Mapping[str, np.ndarray], batch_size: int, seed: int,
-                 text_dropout: float, token_dropout: float, time_shift: bool = False) -> None:
+                 text_dropout: float, token_dropout: float, text_swap: float = 0.0,
+                 time_shift: bool = False) -> None:
         super().__init__()
         self._inputs, self._targets, self._weights = inputs, targets, weights
         self._n = len(next(iter(inputs.values())))
         self._batch_size = batch_size
         self._text_dropout, self._token_dropout = text_dropout, token_dropout
+        self._text_swap = text_swap
         self._time_shift = time_shift
         self._rng = np.random.default_rng(seed)
         self._order = self._rng.permutation(self._n)
@@ -143,6 +170,12 @@ class TrainingBatches(keras.utils.PyDataset):
             shifts = self._rng.integers(0, log_mel.shape[2], size=len(rows))
             inputs[spec.LOGMEL_INPUT] = roll_frames(log_mel, shifts)
         if spec.TOKENS_INPUT in inputs:
+            if self._text_swap and spec.TEXT_OUTPUT in targets:
+                swapped = self._rng.random(len(rows)) < self._text_swap
+                donors = self._rng.integers(0, self._n, size=int(swapped.sum()))
+                swap_transcripts(inputs, targets, swapped=swapped,
+                                 donor_tokens=self._inputs[spec.TOKENS_INPUT][donors],
+                                 donor_claims=self._targets[spec.TEXT_OUTPUT][donors])
             tokens = inputs[spec.TOKENS_INPUT]
             blank = self._rng.random(len(rows)) < self._text_dropout
             oov = (self._rng.random(tokens.shape) < self._token_dropout) & (tokens != PAD_ID)
@@ -270,6 +303,7 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
                               batch_size=options.batch_size, seed=options.seed,
                               text_dropout=options.text_dropout,
                               token_dropout=options.token_dropout,
+                              text_swap=options.text_swap,
                               time_shift=options.time_shift)
     history = model.fit(
         batches, validation_data=(_inputs(validation, inputs), y_val, w_val),
@@ -352,7 +386,8 @@ manifest's `split` column:
 Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, early stopping on
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},
-token dropout {training['token_dropout']}, log-mel time shift
+token dropout {training['token_dropout']}, transcript swap
+{training['text_swap']}, log-mel time shift
 {'on' if training['time_shift'] else 'off'}, Adam {training['learning_rate']}, batch
 {training['batch_size']}.
 
@@ -471,6 +506,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "early_stopping": f"{MONITOR}, patience {options.patience}",
             "text_dropout": options.text_dropout,
             "token_dropout": options.token_dropout,
+            "text_swap": options.text_swap,
             "time_shift": options.time_shift,
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),

@@ -183,11 +183,12 @@ def _shared_okt() -> Okt:
 
 
 def start_okt() -> concurrent.futures.Future:
-    """Start the JVM and load Okt's dictionaries on a tokenizer thread, without waiting.
+    """Start the JVM and build Okt on a tokenizer thread, without waiting.
 
-    The first Okt of a process costs 2.6–3.7 s here (4.8–6.7 CPU s, most of it in the
-    first call, which loads the dictionaries); calls made meanwhile wait for it. The
-    future's result is the Okt.
+    The first Okt of a process costs 2.6–3.7 s here (4.8–6.7 CPU s); 0.5 s of it is
+    building Okt, the rest its first analysis, which loads the dictionaries (loading
+    them here too, with a warm-up phrase, made the 500-call job no faster). Calls made
+    meanwhile wait for it. The future's result is the Okt.
     """
     return thread_pool(_POOL_NAME).submit(_shared_okt)
 

@@ -21,7 +21,7 @@ from models.dataset import (
     window_set,
 )
 from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, model_version,
-                          roll_frames)
+                          roll_frames, swap_transcripts)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -264,6 +264,49 @@ def test_training_batches_cover_every_window_and_blank_transcripts():
     assert tokens.min() == 2  # the training arrays themselves are left alone
     batches.on_epoch_end()
     assert not np.array_equal(batches[0][0][spec.LOGMEL_INPUT][:, 0], seen[:64])
+
+
+def test_swap_transcripts_moves_the_text_and_prank_targets_with_the_words():
+    inputs = {spec.TOKENS_INPUT: np.array([[2, 3], [4, 5], [6, 7]], np.int32)}
+    targets = {spec.EMERGENCY_OUTPUT: np.array([[1.0], [0.0], [0.0]]),
+               spec.TEXT_OUTPUT: np.array([[1.0], [0.0], [1.0]]),
+               spec.PRANK_OUTPUT: np.array([[0.0], [0.0], [1.0]])}
+
+    swap_transcripts(inputs, targets, swapped=np.array([True, True, False]),
+                     donor_tokens=np.array([[8, 9], [10, 11]], np.int32),
+                     donor_claims=np.array([[0.0], [1.0]]))
+
+    np.testing.assert_array_equal(inputs[spec.TOKENS_INPUT], [[8, 9], [10, 11], [6, 7]])
+    np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], [1, 0, 0])
+    np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT][:, 0], [0, 1, 1])
+    # Emergency audio under everyday words: no prank. Everyday audio under a claim: prank.
+    np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT][:, 0], [0, 1, 1])
+
+
+def test_training_batches_swap_transcripts_between_windows():
+    n = 400
+    window_ids = np.arange(n)
+    claims = (window_ids % 2).astype(np.float32)[:, np.newaxis]  # odd windows' words claim
+    emergency = (window_ids % 4 == 1).astype(np.float32)[:, np.newaxis]
+    batches = TrainingBatches(
+        inputs={spec.TOKENS_INPUT: np.repeat(window_ids[:, np.newaxis] + 2, 3, axis=1),
+                spec.LOGMEL_INPUT: window_ids.astype(np.float32)[:, np.newaxis]},
+        targets={spec.EMERGENCY_OUTPUT: emergency, spec.TEXT_OUTPUT: claims,
+                 spec.PRANK_OUTPUT: claims * (1 - emergency)},
+        weights={name: np.ones(n) for name in (spec.EMERGENCY_OUTPUT, spec.TEXT_OUTPUT,
+                                               spec.PRANK_OUTPUT)},
+        batch_size=100, seed=0, text_dropout=0.0, token_dropout=0.0, text_swap=0.5)
+    swapped = 0
+    for index in range(len(batches)):
+        inputs, targets, _ = batches[index]
+        rows = inputs[spec.LOGMEL_INPUT][:, 0].astype(int)
+        words = inputs[spec.TOKENS_INPUT][:, 0] - 2
+        swapped += int((words != rows).sum())
+        np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT], emergency[rows])
+        np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT], claims[words])
+        np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT],
+                                      claims[words] * (1 - emergency[rows]))
+    assert 0.4 < swapped / n < 0.6
 
 
 def test_roll_frames_rolls_each_window_by_its_own_shift():
