@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import hmac
 import logging
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -63,8 +63,8 @@ class PrankRules:
 
 
 @dataclasses.dataclass(frozen=True)
-class WindowFailure:
-    """A window the model could not score, with the cause."""
+class InferenceFailure:
+    """Why the model could not score a call's windows."""
 
     message: str
 
@@ -90,29 +90,28 @@ def caller_hash(caller_id: Optional[str], *, key: bytes) -> Optional[str]:
     return digest[:32]
 
 
-def split_windows(call: CallFeatures) -> Iterator[tuple[str, tuple[int, CallFeatures]]]:
-    """One keyed element per window: ``(call_id, (window_index, one-window CallFeatures))``."""
-    for index in range(call.n_windows):
-        window = dataclasses.replace(
-            call,
-            log_mel=call.log_mel[index:index + 1],
-            window_starts_s=call.window_starts_s[index:index + 1])
-        yield call.record.call_id, (index, window)
-
-
-def call_metadata(call: CallFeatures) -> tuple[str, CallFeatures]:
-    """The call without its audio features, keyed by id, for the join after inference."""
+def without_audio(call: CallFeatures) -> CallFeatures:
+    """``call`` with an empty log-mel (0, n_mels, n_frames): what scoring keeps of it."""
     empty = np.zeros((0,) + call.log_mel.shape[1:], dtype=np.float32)
-    return call.record.call_id, dataclasses.replace(call, log_mel=empty)
+    return dataclasses.replace(call, log_mel=empty)
 
 
-class WindowModelHandler(ModelHandler):
-    """RunInference handler for our multi-input Keras model, one window per example.
+def n_windows_of(call: CallFeatures) -> int:
+    """A call's size for batching: its number of windows."""
+    return call.n_windows
 
-    Examples are ``(window_index, one-window CallFeatures)``; predictions are
-    ``(window_index, {output_name: value})`` or ``(window_index, WindowFailure)``. The
-    bundle (model + vocabulary + feature config) is loaded once per worker process by
-    RunInference and shared by the process's threads.
+
+class CallModelHandler(ModelHandler):
+    """RunInference handler for our multi-input Keras model, one call per example.
+
+    Examples are CallFeatures; predictions are ``(call without its log-mel, outputs)``
+    with ``outputs`` ``{output name: (n_windows, ...)}`` as
+    :func:`models.bundle.predict_windows` gives them, or ``(call, InferenceFailure)``.
+    Batches hold whole calls, as many as fit in ``max_batch_size`` windows (a longer
+    call is a batch of its own; the model runs 64 windows at a time). A batch the model
+    rejects is retried call by call, so one bad call fails alone. The bundle (model +
+    vocabulary + feature config) is loaded once per worker process by RunInference and
+    shared by the process's threads.
     """
 
     def __init__(self, bundle_path: str, *, max_batch_size: int = 128):
@@ -133,92 +132,75 @@ class WindowModelHandler(ModelHandler):
 
     def run_inference(
         self,
-        batch: Sequence[tuple[int, CallFeatures]],
+        batch: Sequence[CallFeatures],
         model: ModelBundle,
         inference_args: Optional[dict[str, Any]] = None,
-    ) -> Iterable[tuple[int, Any]]:
-        indices = [index for index, _ in batch]
-        windows = [window for _, window in batch]
+    ) -> Iterable[tuple[CallFeatures, Any]]:
         try:
-            rows = _rows(_predict(windows, bundle=model), len(windows))
+            outputs = _predict(batch, bundle=model)
         except InferenceError:
-            rows = [_predict_one(window, bundle=model) for window in windows]
-        return list(zip(indices, rows))
+            return [_predict_one(call, bundle=model) for call in batch]
+        ends = np.cumsum([call.n_windows for call in batch])
+        return [(without_audio(call),
+                 {name: values[end - call.n_windows:end] for name, values in outputs.items()})
+                for call, end in zip(batch, ends)]
 
-    def get_num_bytes(self, batch: Sequence[tuple[int, CallFeatures]]) -> int:
-        return sum(window.log_mel.nbytes for _, window in batch)
+    def get_num_bytes(self, batch: Sequence[CallFeatures]) -> int:
+        return sum(call.log_mel.nbytes for call in batch)
 
     def get_metrics_namespace(self) -> str:
         return "call_triage"
 
-    def batch_elements_kwargs(self) -> dict[str, int]:
-        """Fixed batches of ``max_batch_size`` windows (fewer only at a bundle's end).
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        """Batches of up to ``max_batch_size`` windows, filled as far as whole calls allow.
 
-        BatchElements' adaptive sizing starts at ``min_batch_size`` and grows slowly: with
-        a minimum of 1 the 500-call benchmark ran 176 model calls of 12 windows on average,
-        and inference took 10.2 s instead of 6.1 s with full batches.
+        BatchElements counts each call as its :func:`n_windows_of` windows. Its adaptive sizing
+        starts at ``min_batch_size`` and grows slowly: with a minimum of 1 the 500-call
+        benchmark ran 176 model calls of 12 windows on average, and inference took 10.2 s
+        instead of 6.1 s with full batches.
         """
-        return {"min_batch_size": self._max_batch_size, "max_batch_size": self._max_batch_size}
+        return {"min_batch_size": self._max_batch_size, "max_batch_size": self._max_batch_size,
+                "element_size_fn": n_windows_of}
 
 
-def _predict(windows: Sequence[CallFeatures], *, bundle: ModelBundle) -> dict[str, np.ndarray]:
-    inputs = window_inputs(windows, vocab=bundle.vocabulary, config=bundle.config,
+def _predict(calls: Sequence[CallFeatures], *, bundle: ModelBundle) -> dict[str, np.ndarray]:
+    inputs = window_inputs(calls, vocab=bundle.vocabulary, config=bundle.config,
                            input_names=bundle.input_names)
     try:
         return predict_windows(bundle, inputs)
     except (ValueError, tf.errors.OpError) as error:  # Keras input checks, TF runtime errors
-        raise InferenceError(f"model failed on a batch of {len(windows)} windows: {error}") \
+        raise InferenceError(f"model failed on a batch of {len(calls)} calls: {error}") \
             from error
 
 
-def _rows(outputs: dict[str, np.ndarray], n: int) -> list[dict[str, np.ndarray]]:
-    return [{name: values[row] for name, values in outputs.items()} for row in range(n)]
-
-
-def _predict_one(window: CallFeatures, *, bundle: ModelBundle) -> Any:
+def _predict_one(call: CallFeatures, *, bundle: ModelBundle) -> tuple[CallFeatures, Any]:
     try:
-        return _rows(_predict([window], bundle=bundle), 1)[0]
+        return without_audio(call), _predict([call], bundle=bundle)
     except InferenceError as error:
-        return WindowFailure(str(error))
-
-
-def window_failure_message(windows: Sequence[tuple[int, Any]]) -> Optional[str]:
-    """The first failure among a call's window predictions, or None if all were scored."""
-    failures = [f"window {index}: {result.message}" for index, result in sorted(windows,
-                key=lambda item: item[0]) if isinstance(result, WindowFailure)]
-    return "; ".join(failures[:3]) if failures else None
+        return without_audio(call), InferenceFailure(str(error))
 
 
 def score_call(
-    metadata: CallFeatures,
-    windows: Sequence[tuple[int, dict[str, np.ndarray]]],
+    call: CallFeatures,
+    outputs: Mapping[str, np.ndarray],
     *,
     window_s: float,
     key: bytes,
     rules: PrankRules,
 ) -> ScoredCall:
-    """Aggregate one call's window predictions and apply the per-call prank rules.
-
-    ``windows`` holds ``(window_index, outputs)`` for every window of the call, any order.
-    """
-    ordered = sorted(windows, key=lambda item: item[0])
-    if [index for index, _ in ordered] != list(range(len(metadata.window_starts_s))):
-        raise RuntimeError(
-            f"call {metadata.record.call_id}: got windows {[i for i, _ in ordered]} for "
-            f"{len(metadata.window_starts_s)} windows")
-    names = ordered[0][1].keys()
-    outputs = {name: np.stack([output[name] for _, output in ordered]) for name in names}
-    has_transcript = bool(metadata.tokens)
+    """Aggregate one call's window ``outputs`` ({name: (n_windows, ...)}, in window order)
+    and apply the per-call prank rules."""
+    has_transcript = bool(call.tokens)
     scores = aggregate_windows(
-        outputs=outputs, window_starts_s=metadata.window_starts_s, window_s=window_s,
-        duration_s=metadata.duration_s)
+        outputs=outputs, window_starts_s=call.window_starts_s, window_s=window_s,
+        duration_s=call.duration_s)
     if not has_transcript:
         scores = dataclasses.replace(scores, text_score=None)
     return ScoredCall(
-        record=metadata.record,
-        caller_hash=caller_hash(metadata.record.caller_id, key=key),
-        duration_s=metadata.duration_s,
-        sample_rate_hz=metadata.sample_rate_hz,
+        record=call.record,
+        caller_hash=caller_hash(call.record.caller_id, key=key),
+        duration_s=call.duration_s,
+        sample_rate_hz=call.sample_rate_hz,
         has_transcript=has_transcript,
         scores=scores,
         reasons=call_prank_reasons(scores, rules=rules),

@@ -24,14 +24,14 @@ from typing import Any, Iterator, Optional, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from models.bundle import read_bundle_metadata
 from pipelines import reports
 from pipelines.scoring import (
-    PrankRules, ScoredCall, WindowModelHandler, add_repeat_caller_reason, call_metadata,
-    score_call, split_windows, verdict, window_failure_message)
+    CallModelHandler, InferenceFailure, PrankRules, ScoredCall, add_repeat_caller_reason,
+    score_call, verdict)
 from transforms.archive import read_transcript
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.errors import ConfigError, InferenceError, ReportError
@@ -168,24 +168,20 @@ def _counted(element: Any, name: str) -> Any:
 
 
 class _AggregateFn(beam.DoFn):
-    """Joined ``(call_id, {"meta": [features], "windows": [(i, outputs)…]})`` → ScoredCall,
-    or a CallError when the model could not score one of the call's windows."""
+    """``(call, outputs)`` from RunInference → ScoredCall, or a CallError when the model
+    could not score the call (``outputs`` is an InferenceFailure)."""
 
     def __init__(self, settings: TriageSettings):
         super().__init__()
         self._settings = settings
 
-    def process(self, joined: tuple[str, dict]) -> Iterator[Any]:
-        call_id, groups = joined
-        (metadata,) = groups["meta"]
-        failure = window_failure_message(groups["windows"])
-        if failure is not None:
-            yield beam.pvalue.TaggedOutput(ERRORS, CallError(
-                call_id=call_id, source_uri=metadata.record.source_uri,
-                stage=InferenceError.stage, error_type=InferenceError.__name__,
-                message=failure))
+    def process(self, prediction: tuple) -> Iterator[Any]:
+        call, outputs = prediction
+        if isinstance(outputs, InferenceFailure):
+            yield beam.pvalue.TaggedOutput(ERRORS, CallError.of(
+                call.record, InferenceError(outputs.message)))
             return
-        yield score_call(metadata, groups["windows"], window_s=self._settings.config.window_s,
+        yield score_call(call, outputs, window_s=self._settings.config.window_s,
                          key=self._settings.caller_key, rules=self._settings.rules)
 
 
@@ -282,15 +278,10 @@ def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None
      | "WriteInputIds" >> beam.io.WriteToText(
          FileSystems.join(staging, reports.INPUTS, "ids"), file_name_suffix=".jsonl"))
     features = listed[CALLS] | "ExtractFeatures" >> ExtractFeatures(settings.config)
-    predictions = (
-        features[CALLS]
-        | "SplitWindows" >> beam.FlatMap(split_windows)
-        | "RunInference" >> RunInference(KeyedModelHandler(
-            WindowModelHandler(settings.bundle, max_batch_size=settings.max_batch_size))))
-    metadata = features[CALLS] | "CallMetadata" >> beam.Map(call_metadata)
     aggregated = (
-        {"meta": metadata, "windows": predictions}
-        | "JoinWindows" >> beam.CoGroupByKey()
+        features[CALLS]
+        | "RunInference" >> RunInference(
+            CallModelHandler(settings.bundle, max_batch_size=settings.max_batch_size))
         | "Aggregate" >> beam.ParDo(_AggregateFn(settings)).with_outputs(ERRORS, main=CALLS))
     rows = (
         aggregated[CALLS]

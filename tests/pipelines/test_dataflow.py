@@ -31,7 +31,7 @@ def test_dataflow_dry_run_serialises_and_translates_every_step():
 
     transforms = result.job.proto_pipeline.components.transforms.values()
     labels = {transform.unique_name for transform in transforms}
-    for step in ("ReadArchive", "ExtractFeatures", "RunInference", "JoinWindows", "Aggregate",
+    for step in ("ReadArchive", "ExtractFeatures", "RunInference", "Aggregate",
                  "GroupByCaller", "WriteCalls", "WriteEmergencies", "WritePrankCandidates",
                  "WriteErrors", "WriteInputIds"):
         assert step in labels, f"{step} missing from the Dataflow graph"

@@ -1,4 +1,4 @@
-"""Pure scoring pieces: prank rules, caller hashing, verdicts, window splitting."""
+"""Scoring pieces: prank rules, caller hashing, verdicts, the RunInference handler."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import apache_beam as beam
 import numpy as np
 import pytest
-from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that, equal_to
 
 from models.aggregate import CallScores
@@ -15,17 +15,16 @@ from pipelines.scoring import (
     MODEL_PRANK,
     REPEAT_CALLER,
     TEXT_AUDIO_MISMATCH,
+    CallModelHandler,
+    InferenceFailure,
     PrankRules,
     ScoredCall,
-    WindowFailure,
-    WindowModelHandler,
     add_repeat_caller_reason,
-    call_metadata,
     call_prank_reasons,
     caller_hash,
-    split_windows,
+    score_call,
     verdict,
-    window_failure_message,
+    without_audio,
 )
 from pipelines.triage import DEFAULT_BUNDLE
 from transforms.errors import ConfigError
@@ -107,49 +106,105 @@ def test_rules_reject_out_of_range_thresholds(field, value):
         PrankRules(**{field: value})
 
 
-def test_split_windows_keys_every_window_and_metadata_drops_the_audio():
-    log_mel = np.arange(3 * 4 * 5, dtype=np.float32).reshape(3, 4, 5)
-    call = CallFeatures(record=CallRecord(call_id="x", audio_uri="x.wav", source_uri="x.wav"),
-                        log_mel=log_mel, window_starts_s=np.array([0, 7, 14], np.float32),
-                        tokens=("불",), duration_s=20.0, sample_rate_hz=8000, n_channels=1)
-    windows = list(split_windows(call))
-    assert [(key, index) for key, (index, _) in windows] == [("x", 0), ("x", 1), ("x", 2)]
-    np.testing.assert_array_equal(windows[1][1][1].log_mel[0], log_mel[1])
-    assert windows[2][1][1].window_starts_s.tolist() == [14.0]
-    key, metadata = call_metadata(call)
-    assert key == "x" and metadata.log_mel.size == 0
-    assert metadata.window_starts_s.tolist() == [0, 7, 14] and metadata.tokens == ("불",)
+def _call(call_id: str, n_windows: int, *, level_db: float = -40.0,
+          tokens: tuple[str, ...] = ("불",)) -> CallFeatures:
+    config = FeatureConfig()
+    return CallFeatures(
+        record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav", source_uri="m#row=1"),
+        log_mel=np.full((n_windows, config.n_mels, config.n_frames), level_db, np.float32),
+        window_starts_s=np.arange(n_windows, dtype=np.float32) * config.window_s,
+        tokens=tokens, duration_s=n_windows * config.window_s, sample_rate_hz=8000,
+        n_channels=1)
 
 
-def test_window_failure_message_names_the_failed_windows():
-    outputs = [(1, {"emergency": 0.1}), (0, WindowFailure("bad shape"))]
-    assert window_failure_message(outputs) == "window 0: bad shape"
-    assert window_failure_message([(0, {"emergency": 0.1})]) is None
+def test_without_audio_keeps_everything_but_the_log_mel():
+    call = _call("x", 3)
+    kept = without_audio(call)
+    assert kept.log_mel.shape == (0,) + call.log_mel.shape[1:]
+    assert kept.window_starts_s.tolist() == [0, 7, 14] and kept.tokens == ("불",)
+    assert kept.record == call.record and kept.duration_s == call.duration_s
 
 
-class _RecordingHandler(WindowModelHandler):
-    """The real handler, noting the size of every batch RunInference hands it."""
+class _RecordingHandler(CallModelHandler):
+    """The real handler, noting every batch RunInference hands it and what it returns
+    (class attributes: the in-process DirectRunner runs a pickled copy of the handler)."""
 
-    batch_sizes: list[int] = []
+    batches: list[list[str]] = []
+    results: dict[str, tuple] = {}
 
     def run_inference(self, batch, model, inference_args=None):
-        type(self).batch_sizes.append(len(batch))
-        return super().run_inference(batch, model, inference_args)
+        type(self).batches.append([call.record.call_id for call in batch])
+        predictions = super().run_inference(batch, model, inference_args)
+        type(self).results.update({call.record.call_id: (call, outputs)
+                                   for call, outputs in predictions})
+        return predictions
 
 
-def test_run_inference_hands_the_model_full_batches():
-    config = FeatureConfig()
-    log_mel = np.full((5,) + (config.n_mels, config.n_frames), -40.0, np.float32)
-    call = CallFeatures(record=CallRecord(call_id="x", audio_uri="x.wav", source_uri="x.wav"),
-                        log_mel=log_mel, window_starts_s=np.arange(5, dtype=np.float32) * 7,
-                        tokens=("불",), duration_s=35.0, sample_rate_hz=8000, n_channels=1)
-    _RecordingHandler.batch_sizes = []
+def _run_handler(calls: list[CallFeatures], *, max_batch_size: int) -> dict[str, tuple]:
+    """Run the calls through RunInference with the bundled model; ``{call_id: prediction}``."""
+    _RecordingHandler.batches, _RecordingHandler.results = [], {}
     with beam.Pipeline() as pipeline:
-        scored = (pipeline
-                  | beam.Create([call])
-                  | beam.FlatMap(split_windows)
-                  | RunInference(KeyedModelHandler(
-                      _RecordingHandler(DEFAULT_BUNDLE, max_batch_size=2))))
-        assert_that(scored | beam.Map(lambda keyed: (keyed[0], keyed[1][0])),
-                    equal_to([("x", index) for index in range(5)]))
-    assert sorted(_RecordingHandler.batch_sizes, reverse=True) == [2, 2, 1]
+        predicted = (pipeline
+                     | beam.Create(calls)
+                     | RunInference(_RecordingHandler(DEFAULT_BUNDLE,
+                                                      max_batch_size=max_batch_size)))
+        assert_that(predicted | beam.Map(lambda pair: pair[0].record.call_id),
+                    equal_to([call.record.call_id for call in calls]))
+    return _RecordingHandler.results
+
+
+def test_run_inference_batches_whole_calls_by_their_windows():
+    calls = [_call("a", 3), _call("b", 2), _call("c", 1), _call("d", 4)]
+
+    results = _run_handler(calls, max_batch_size=4)
+
+    # Whole calls, at most 4 windows a batch, and no two batches that would fit in one.
+    sizes = {call.record.call_id: call.n_windows for call in calls}
+    windows = [sum(sizes[call_id] for call_id in batch) for batch in _RecordingHandler.batches]
+    assert sorted(sum(_RecordingHandler.batches, [])) == ["a", "b", "c", "d"]
+    assert len(_RecordingHandler.batches) < len(calls)
+    assert all(count <= 4 for count in windows)
+    assert all(first + second > 4 for first, second in zip(windows, windows[1:]))
+    for call in calls:
+        kept, outputs = results[call.record.call_id]
+        assert kept.log_mel.size == 0
+        assert outputs["emergency"].shape == (call.n_windows,)
+        assert outputs["category"].shape[0] == call.n_windows
+
+
+def test_run_inference_outputs_match_scoring_each_call_alone():
+    loud, quiet = _call("loud", 2, level_db=-10.0), _call("quiet", 3, level_db=-90.0)
+
+    together = _run_handler([loud, quiet], max_batch_size=8)
+    alone = _run_handler([quiet], max_batch_size=8)
+
+    np.testing.assert_allclose(together["quiet"][1]["emergency"], alone["quiet"][1]["emergency"],
+                               atol=1e-5)
+    assert not np.allclose(together["quiet"][1]["emergency"][0],
+                           together["loud"][1]["emergency"][0])
+
+
+def test_a_call_the_model_rejects_fails_alone():
+    good, bad = _call("good", 2), _call("bad", 2)
+    bad.log_mel[1, 0, 0] = np.nan
+
+    results = _run_handler([good, bad], max_batch_size=8)
+
+    assert isinstance(results["bad"][1], InferenceFailure)
+    assert "NaN" in results["bad"][1].message
+    assert results["good"][1]["emergency"].shape == (2,)
+
+
+def test_score_call_aggregates_and_drops_the_text_score_without_a_transcript():
+    call = without_audio(_call("x", 2, tokens=()))
+    outputs = {"emergency": np.array([0.2, 0.9], np.float32),
+               "audio_emergency": np.array([0.1, 0.8], np.float32),
+               "text_emergency": np.array([0.5, 0.5], np.float32),
+               "prank": np.array([0.1, 0.1], np.float32),
+               "category": np.tile(np.eye(16, dtype=np.float32)[2], (2, 1))}
+
+    scored = score_call(call, outputs, window_s=7.0, key=b"k", rules=RULES)
+
+    assert scored.scores.emergency_score == pytest.approx(0.9)
+    assert scored.scores.evidence_window_index == 1
+    assert scored.scores.text_score is None and not scored.has_transcript
