@@ -11,7 +11,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from models.bundle import load_bundle
+from models.bundle import PRECISIONS, load_bundle, with_precision
 from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
 from models.evaluate import evaluate_bundle, format_metrics
 from transforms import spec
@@ -24,6 +24,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", choices=spec.SPLITS + ("all",),
                         help="which calls to evaluate (default: %(default)s)")
     parser.add_argument("--out", default=None, help="write the metrics as JSON here")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="arithmetic of the model, as the nightly job's "
+                             "--inference_precision (default: %(default)s)")
 
 
 def write_json(path: str, value: dict) -> None:
@@ -37,11 +40,13 @@ def write_json(path: str, value: dict) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     reject_unknown(args)
-    bundle = load_bundle(args.bundle)
+    bundle = with_precision(load_bundle(args.bundle), args.precision)
     metrics = evaluate_bundle(bundle, archive=args.archive, split=args.split,
                               cache_dir=cache_dir(args), workers=args.workers)
-    print(format_metrics(metrics, title=f"{bundle.model_name} {bundle.model_version}: "
-                                        f"{args.split} split of {args.archive}"))
+    metrics["inference_precision"] = args.precision
+    print(format_metrics(metrics, title=f"{bundle.model_name} {bundle.model_version} "
+                                        f"({args.precision}): {args.split} split of "
+                                        f"{args.archive}"))
     if args.out:
         write_json(args.out, metrics)
     return 0

@@ -27,7 +27,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from models.bundle import read_bundle_metadata
+from models.bundle import PRECISIONS, read_bundle_metadata
 from pipelines import reports
 from pipelines.scoring import (
     CallModelHandler, InferenceFailure, PrankRules, ScoredCall, add_repeat_caller_reason,
@@ -67,6 +67,11 @@ class TriageOptions(PipelineOptions):
                             help="copy transcripts into the calls report (off by default)")
         parser.add_argument("--max_batch_size", "--max-batch-size", dest="max_batch_size",
                             type=int, default=128, help="windows per model call")
+        parser.add_argument("--inference_precision", "--inference-precision",
+                            dest="inference_precision", choices=PRECISIONS, default="float32",
+                            help="arithmetic of the model: float32 (as trained; default) or "
+                                 "bfloat16 (~1.8x faster on CPUs with AVX512-BF16 or AMX, "
+                                 "scores move by up to ~0.02)")
         for field in dataclasses.fields(PrankRules):
             flag = field.name.replace("_", "-")
             parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
@@ -88,6 +93,7 @@ class TriageSettings:
     caller_key_source: str
     include_transcripts: bool
     max_batch_size: int
+    inference_precision: str
     rules: PrankRules
     emergency_threshold: float
     model_name: str
@@ -106,6 +112,7 @@ class TriageSettings:
             "caller_hash_key_source": self.caller_key_source,
             "include_transcripts": self.include_transcripts,
             "max_batch_size": self.max_batch_size,
+            "inference_precision": self.inference_precision,
             "prank_rules": dataclasses.asdict(self.rules),
             "emergency_threshold": self.emergency_threshold,
         }
@@ -149,6 +156,7 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         caller_key=key, caller_key_source=key_source,
         include_transcripts=triage.include_transcripts,
         max_batch_size=triage.max_batch_size,
+        inference_precision=triage.inference_precision,
         rules=PrankRules(**{f.name: getattr(triage, f.name)
                             for f in dataclasses.fields(PrankRules)}),
         emergency_threshold=float(metadata["thresholds"]["emergency"]),
@@ -281,7 +289,8 @@ def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None
     aggregated = (
         features[CALLS]
         | "RunInference" >> RunInference(
-            CallModelHandler(settings.bundle, max_batch_size=settings.max_batch_size))
+            CallModelHandler(settings.bundle, max_batch_size=settings.max_batch_size,
+                             precision=settings.inference_precision))
         | "Aggregate" >> beam.ParDo(_AggregateFn(settings)).with_outputs(ERRORS, main=CALLS))
     rows = (
         aggregated[CALLS]

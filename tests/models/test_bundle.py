@@ -24,8 +24,10 @@ from models.bundle import (  # noqa: E402
     MODEL_FILE,
     VOCABULARY_FILE,
     load_bundle,
+    native_bfloat16,
     predict_windows,
     save_bundle,
+    with_precision,
 )
 from transforms.errors import BundleError, ConfigError, InferenceError  # noqa: E402
 from transforms.spec import (  # noqa: E402
@@ -141,6 +143,36 @@ def test_save_load_round_trip_gives_identical_predictions(saved: str, model: ker
     assert meta["created_at"].endswith("+00:00")
     with open(os.path.join(saved, MODEL_CARD_FILE), encoding="utf-8") as handle:
         assert handle.read() == CARD
+
+
+def test_bfloat16_copy_computes_in_bfloat16_with_float32_heads_and_close_outputs(
+        saved: str, vocabulary: Vocabulary) -> None:
+    bundle = load_bundle(saved)
+    inputs = _inputs(DEFAULT_FEATURES, n=4, vocab_size=len(vocabulary))
+
+    bf16 = with_precision(bundle, "bfloat16")
+
+    assert with_precision(bundle, "float32") is bundle
+    assert bf16.model is not bundle.model and bf16.vocabulary is bundle.vocabulary
+    assert bf16.model.get_layer("audio_conv2").compute_dtype == "bfloat16"
+    assert bf16.model.get_layer("audio_conv2").variable_dtype == "float32"
+    assert bf16.model.get_layer(EMERGENCY_OUTPUT).compute_dtype == "float32"
+    assert bundle.model.get_layer("audio_conv2").compute_dtype == "float32"  # left alone
+    want, got = predict_windows(bundle, inputs), predict_windows(bf16, inputs)
+    for name, value in got.items():
+        assert value.dtype == np.float32
+        np.testing.assert_allclose(value, want[name], atol=0.03)
+    with pytest.raises(ConfigError, match="precision='float16'"):
+        with_precision(bundle, "float16")
+
+
+def test_native_bfloat16_reads_the_cpu_flags(tmp_path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 fma\n")
+    assert native_bfloat16(str(cpuinfo)) is True
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f fma\n")
+    assert native_bfloat16(str(cpuinfo)) is False
+    assert native_bfloat16(str(tmp_path / "missing")) is None
 
 
 def test_saving_again_replaces_the_bundle(copy: str, model: keras.Model,

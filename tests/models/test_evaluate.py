@@ -106,6 +106,7 @@ EXPECTED_KEYS = {
     "archive", "split", "model_name", "model_version", "n_errors", "n_calls", "n_windows",
     "calls_by_label", "n", "positives", "threshold", "accuracy", "precision", "recall", "f1",
     "roc_auc", "confusion_matrix", "flagged_by_label", "window_loss", "category", "prank",
+    "inference_precision",
 }
 
 
@@ -118,6 +119,7 @@ def test_evaluate_cli_writes_call_level_metrics(tiny_bundle, tiny_archive, featu
     metrics = json.loads(out.read_text(encoding="utf-8"))
     assert set(metrics) == EXPECTED_KEYS
     assert metrics["split"] == "test" and metrics["model_name"] == "multimodal"
+    assert metrics["inference_precision"] == "float32"
     assert metrics["n_calls"] == 6 and metrics["n_windows"] == 6
     assert sum(metrics["confusion_matrix"].values()) == 6
     assert metrics["accuracy"] >= 5 / 6

@@ -95,3 +95,19 @@ def test_gcs_to_gcs_end_to_end(small_archive, in_process, gcs_emulator):
     names = {blob.name for blob in gcs_emulator.client.list_blobs(gcs_emulator.bucket)}
     assert f"reports/summaries/run_date={RUN_DATE}/summary.json" in names
     assert not any(name.startswith("reports/_staging/" + summary["run_id"]) for name in names)
+
+
+def test_bfloat16_inference_gives_the_same_verdicts_with_close_scores(small_archive,
+                                                                      in_process, tmp_path):
+    out, summary = in_process
+    bf16_out = str(tmp_path / "reports")
+
+    bf16 = _run(str(small_archive), bf16_out, "--inference_precision=bfloat16")
+
+    assert bf16["options"]["inference_precision"] == "bfloat16"
+    assert summary["options"]["inference_precision"] == "float32"
+    assert bf16["counts"] == summary["counts"]
+    for mine, theirs in zip(_rows(bf16_out), _rows(out)):
+        assert (mine["call_id"], mine["flag"]) == (theirs["call_id"], theirs["flag"])
+        for column in ("emergency_score", "audio_score", "prank_score"):
+            assert mine[column] == pytest.approx(theirs[column], abs=0.03), column

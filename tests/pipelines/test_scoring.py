@@ -208,3 +208,10 @@ def test_score_call_aggregates_and_drops_the_text_score_without_a_transcript():
     assert scored.scores.emergency_score == pytest.approx(0.9)
     assert scored.scores.evidence_window_index == 1
     assert scored.scores.text_score is None and not scored.has_transcript
+
+
+def test_handler_rejects_bad_settings():
+    with pytest.raises(ConfigError, match="max_batch_size=0"):
+        CallModelHandler(DEFAULT_BUNDLE, max_batch_size=0)
+    with pytest.raises(ConfigError, match="precision='half'"):
+        CallModelHandler(DEFAULT_BUNDLE, precision="half")
