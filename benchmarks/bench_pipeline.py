@@ -28,7 +28,11 @@ summed RSS of the child's whole process tree every 0.2 s (it matters with ``--wo
 Finally the pipeline runs on a one-call archive holding a single 1-hour 8 kHz μ-law WAV
 (archive audio looped; 10 min with ``--quick``) and its peak memory is printed.
 
-Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--quick] [--calls N] [--workers W]``.
+``--precision bfloat16`` runs the pipeline with ``--inference_precision=bfloat16`` and the
+ceiling's model in bfloat16 too (the naive loop stays the seed's float32).
+
+Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--quick] [--calls N] [--workers W]
+[--precision bfloat16]``.
 """
 
 from __future__ import annotations
@@ -111,7 +115,7 @@ def child_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     base_rss = rss_now_mb()
     argv = [f"--archive={args.archive}", f"--out={args.reports}",
             f"--model={os.path.normpath(triage.DEFAULT_BUNDLE)}", f"--run_date={RUN_DATE}",
-            "--caller_hash_key=bench"]
+            "--caller_hash_key=bench", f"--inference_precision={args.precision}"]
     if args.workers:
         argv += [f"--direct_num_workers={args.workers}",
                  f"--direct_running_mode={args.running_mode}"]
@@ -208,7 +212,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     """Features on in-memory bytes + the model in large batches, one tight loop."""
     import numpy as np
 
-    from models.bundle import load_bundle, predict_windows
+    from models.bundle import load_bundle, predict_windows, with_precision
     from pipelines.triage import DEFAULT_BUNDLE
     from transforms.audio import audio_features
     from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
@@ -216,7 +220,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
 
     rows = manifest_rows(args.archive)
     base_rss = rss_now_mb()
-    bundle = load_bundle(os.path.normpath(DEFAULT_BUNDLE))
+    bundle = with_precision(load_bundle(os.path.normpath(DEFAULT_BUNDLE)), args.precision)
     config, vocab, batch = bundle.config, bundle.vocabulary, args.batch_size
     tokenizer = OktTokenizer()
     tokenizer.tokenize("불이 났어요")  # start the JVM (not timed)
@@ -357,7 +361,8 @@ def measure(mode: str, *, args: argparse.Namespace, archive: pathlib.Path,
     command = [sys.executable, str(pathlib.Path(__file__).resolve()), "--child", mode,
                "--child-archive", str(archive), "--child-result", str(result_file),
                "--child-reports", str(args.out_dir / f"reports-{slug}"),
-               "--batch-size", str(args.batch_size), "--running-mode", args.running_mode]
+               "--batch-size", str(args.batch_size), "--running-mode", args.running_mode,
+               "--precision", args.precision]
     if args.workers:
         command += ["--workers", str(args.workers)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -708,6 +713,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                              "and the measurement reported as failed (default 1800)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="windows per model batch in the ceiling (default 256)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="model arithmetic of the pipeline and the ceiling "
+                             "(default float32)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--child-archive", help=argparse.SUPPRESS)
     parser.add_argument("--child-result", help=argparse.SUPPRESS)
@@ -742,12 +750,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
 
     mode = (f"{args.workers} workers, {args.running_mode}" if args.workers else "in-process")
+    if args.precision != "float32":
+        mode += f", {args.precision}"
     print("measuring (each in its own child process):", flush=True)
     pipeline = measure("pipeline", args=args, archive=archive,
                        tag=f"pipeline ({mode})")
     naive = measure("naive", args=args, archive=archive, tag="naive (seed loop)")
     ceiling = measure("ceiling", args=args, archive=archive,
-                      tag=f"ceiling (features+model, b{args.batch_size})")
+                      tag=f"ceiling (features+model, b{args.batch_size}"
+                          f"{'' if args.precision == 'float32' else ', ' + args.precision})")
     long_archive = ensure_long_call(args, archive)
     long_run = measure("pipeline", args=args, archive=long_archive,
                        tag=f"pipeline, one {args.long_call_s / 60:.0f}-min call ({mode})")

@@ -146,6 +146,8 @@ class CallModelHandler(ModelHandler):
         model: ModelBundle,
         inference_args: Optional[dict[str, Any]] = None,
     ) -> Iterable[tuple[CallFeatures, Any]]:
+        if not batch:  # BatchElements emits one when a bundle opens with an oversized call
+            return []
         try:
             outputs = _predict(batch, bundle=model)
         except InferenceError:

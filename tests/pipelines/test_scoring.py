@@ -172,6 +172,16 @@ def test_run_inference_batches_whole_calls_by_their_windows():
         assert outputs["category"].shape[0] == call.n_windows
 
 
+def test_a_call_longer_than_a_batch_is_scored_in_a_batch_of_its_own():
+    calls = [_call("long", 5), _call("short", 1)]
+
+    results = _run_handler(calls, max_batch_size=2)
+
+    assert [batch for batch in _RecordingHandler.batches if batch] == [["long"], ["short"]]
+    assert results["long"][1]["emergency"].shape == (5,)
+    assert results["short"][1]["emergency"].shape == (1,)
+
+
 def test_run_inference_outputs_match_scoring_each_call_alone():
     loud, quiet = _call("loud", 2, level_db=-10.0), _call("quiet", 3, level_db=-90.0)
 
