@@ -464,9 +464,10 @@ def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
 
     ``"float32"`` returns ``bundle`` itself. ``"bfloat16"`` returns a copy whose layers run
     under Keras's ``mixed_bfloat16`` policy with the same float32 weights, but for the
-    output heads, which stay float32 (a bfloat16 probability has only ~3 digits). On the 2-core AVX512-BF16 development machine the multimodal model
-    ran 1.8x faster per window and its call scores moved by at most ~0.013, so calls near
-    the emergency threshold (chosen in float32) may change side: check with
+    output heads, which stay float32 (a bfloat16 probability has only ~3 digits). On the
+    2-core AVX512-BF16 development machine the bundled model ran 1.8x faster per window
+    and the scores of corpus2000's 308 test calls moved by at most 0.018, none across the
+    emergency threshold; as that threshold was chosen in float32, check a bundle with
     ``call-triage evaluate --precision bfloat16`` before relying on it. CPUs without
     native bfloat16 (:func:`native_bfloat16`) emulate it and run slower than float32.
     Raises ConfigError for an unknown precision.

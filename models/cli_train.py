@@ -57,8 +57,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
                         help="Adam's learning rate (default: %(default)s)")
     parser.add_argument("--patience", type=int, default=defaults.patience,
-                        help="epochs without a higher validation call-level ROC AUC before stopping "
-                             "(default: %(default)s)")
+                        help="epochs without a higher validation call-level ROC AUC "
+                             "before stopping (default: %(default)s)")
     parser.add_argument("--text-dropout", type=float, default=defaults.text_dropout,
                         help="share of training windows whose transcript is blanked each "
                              "epoch (default: %(default)s)")

@@ -166,10 +166,10 @@ class CallModelHandler(ModelHandler):
     def batch_elements_kwargs(self) -> dict[str, Any]:
         """Batches of up to ``max_batch_size`` windows, filled as far as whole calls allow.
 
-        BatchElements counts each call as its :func:`n_windows_of` windows. Its adaptive sizing
-        starts at ``min_batch_size`` and grows slowly: with a minimum of 1 the 500-call
-        benchmark ran 176 model calls of 12 windows on average, and inference took 10.2 s
-        instead of 6.1 s with full batches.
+        BatchElements counts each call as its :func:`n_windows_of` windows. Its adaptive
+        sizing starts at ``min_batch_size`` and grows slowly: with a minimum of 1 the
+        500-call benchmark ran 176 model calls of 12 windows on average, and inference took
+        10.2 s instead of 6.1 s with full batches.
         """
         return {"min_batch_size": self._max_batch_size, "max_batch_size": self._max_batch_size,
                 "element_size_fn": n_windows_of}
@@ -181,8 +181,8 @@ def _predict(calls: Sequence[CallFeatures], *, bundle: ModelBundle) -> dict[str,
     try:
         return predict_windows(bundle, inputs)
     except (ValueError, tf.errors.OpError) as error:  # Keras input checks, TF runtime errors
-        raise InferenceError(f"model failed on a batch of {len(calls)} calls: {error}") \
-            from error
+        what = "1 call" if len(calls) == 1 else f"a batch of {len(calls)} calls"
+        raise InferenceError(f"model failed on {what}: {error}") from error
 
 
 def _predict_one(call: CallFeatures, *, bundle: ModelBundle) -> tuple[CallFeatures, Any]:
