@@ -386,10 +386,9 @@ manifest's `split` column:
 Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, early stopping on
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},
-token dropout {training['token_dropout']}, transcript swap
-{training['text_swap']}, log-mel time shift
-{'on' if training['time_shift'] else 'off'}, Adam {training['learning_rate']}, batch
-{training['batch_size']}.
+token dropout {training['token_dropout']}, transcript swap {training['text_swap']},
+log-mel time shift {'on' if training['time_shift'] else 'off'},
+Adam {training['learning_rate']}, batch {training['batch_size']}.
 
 ## Figures on the held-out test split (call level)
 - accuracy {_figure(test['accuracy'])}, precision {_figure(test['precision'])},
