@@ -79,13 +79,16 @@ def window_inputs(
     Returns, for the names asked for, with N = total windows of all calls in order:
     ``logmel`` float32 (N, n_mels, n_frames, 1), ``mfcc`` float32 (N, n_frames, n_mfcc),
     ``tokens`` int32 (N, text_length) (each window carries its call's transcript).
+    The arrays may share memory with the calls' own: treat them as read-only.
     """
     unknown = sorted(set(input_names) - {spec.LOGMEL_INPUT, spec.MFCC_INPUT, spec.TOKENS_INPUT})
     if unknown:
         raise ConfigError(f"unknown model inputs {unknown}")
     if not calls:
         raise ConfigError("calls must not be empty")
-    log_mel = np.concatenate([call.log_mel for call in calls], axis=0)
+    # One call (an hour-long one is a model batch of its own) needs no copy of its log-mel.
+    log_mel = (calls[0].log_mel if len(calls) == 1
+               else np.concatenate([call.log_mel for call in calls], axis=0))
     inputs: dict[str, np.ndarray] = {}
     if spec.LOGMEL_INPUT in input_names:
         inputs[spec.LOGMEL_INPUT] = log_mel[..., np.newaxis]

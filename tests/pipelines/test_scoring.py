@@ -28,9 +28,10 @@ from pipelines.scoring import (
 )
 from pipelines.triage import DEFAULT_BUNDLE
 from transforms.errors import ConfigError
-from transforms.features import CallFeatures
+from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
-from transforms.spec import FeatureConfig
+from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT, FeatureConfig
+from transforms.text import Vocabulary
 
 RULES = PrankRules()
 
@@ -225,3 +226,20 @@ def test_handler_rejects_bad_settings():
         CallModelHandler(DEFAULT_BUNDLE, max_batch_size=0)
     with pytest.raises(ConfigError, match="precision='half'"):
         CallModelHandler(DEFAULT_BUNDLE, precision="half")
+
+
+def test_window_inputs_stack_calls_in_order_and_leave_one_call_uncopied():
+    vocabulary = Vocabulary(tokens=("<pad>", "<oov>", "불", "강도"))
+    first, second = _call("a", 2, level_db=-10.0, tokens=("불",)), _call("b", 1, tokens=("강도",))
+    config = FeatureConfig()
+
+    inputs = window_inputs([first, second], vocab=vocabulary, config=config,
+                           input_names=(LOGMEL_INPUT, TOKENS_INPUT))
+    alone = window_inputs([first], vocab=vocabulary, config=config,
+                          input_names=(LOGMEL_INPUT,))
+
+    assert inputs[LOGMEL_INPUT].shape == (3, config.n_mels, config.n_frames, 1)
+    np.testing.assert_array_equal(inputs[LOGMEL_INPUT][:2, ..., 0], first.log_mel)
+    np.testing.assert_array_equal(inputs[LOGMEL_INPUT][2, ..., 0], second.log_mel[0])
+    np.testing.assert_array_equal(inputs[TOKENS_INPUT][:, 0], [2, 2, 3])
+    assert np.shares_memory(alone[LOGMEL_INPUT], first.log_mel)  # an hour-long call: no copy
