@@ -412,3 +412,9 @@ def test_a_process_that_tokenised_on_the_tokenizer_threads_exits():
                               text=True, timeout=180)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert "'불'" in finished.stdout
+
+
+def test_the_jvm_heap_is_capped():
+    TOKENIZER.tokenize("불이 났어요")  # the process's Okt, and so its JVM, exist
+    max_heap = jpype.java.lang.Runtime.getRuntime().maxMemory()
+    assert max_heap <= text.OKT_MAX_HEAP_MB * 2**20 < 1024 * 2**20  # konlpy's default: 1 GiB
