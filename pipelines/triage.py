@@ -43,6 +43,10 @@ LOG = logging.getLogger(__name__)
 DEFAULT_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
                               "models", "bundled", "multimodal")
 CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
+#: The runner when none is given: Beam's in-memory FnApiRunner, which honours
+#: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to
+#: download its Prism runner from GitHub and run the job there (no network at run time).
+LOCAL_RUNNER = "FnApiRunner"
 METRICS_NAMESPACE = "call_triage"
 
 
@@ -387,12 +391,13 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
         today: Optional[dt.date] = None) -> dict[str, Any]:
     """Run the nightly job with command-line style ``argv``; returns the run summary."""
     options = PipelineOptions(list(argv or []))
+    standard = options.view_as(StandardOptions)
+    standard.runner = standard.runner or LOCAL_RUNNER
     settings = settings_from_options(
         options, environ=dict(os.environ if environ is None else environ),
         today=today or dt.date.today())
     LOG.info("run %s: %s → %s with %s %s (runner %s)", settings.run_id, settings.archive,
-             settings.out, settings.model_name, settings.model_version,
-             options.view_as(StandardOptions).runner or "DirectRunner")
+             settings.out, settings.model_name, settings.model_version, standard.runner)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, settings=settings)

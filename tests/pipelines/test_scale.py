@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import logging
 import os
 import shutil
 
 import pytest
 
 from pipelines import reports
-from pipelines.triage import DEFAULT_BUNDLE, run
+from pipelines.triage import DEFAULT_BUNDLE, LOCAL_RUNNER, run
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "archive")
@@ -111,3 +112,13 @@ def test_bfloat16_inference_gives_the_same_verdicts_with_close_scores(small_arch
         assert (mine["call_id"], mine["flag"]) == (theirs["call_id"], theirs["flag"])
         for column in ("emergency_score", "audio_score", "prank_score"):
             assert mine[column] == pytest.approx(theirs[column], abs=0.03), column
+
+
+def test_the_default_runner_is_local_and_never_fetches_prism(small_archive, tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        summary = _run(str(small_archive), str(tmp_path / "reports"))
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(f"(runner {LOCAL_RUNNER})" in message for message in messages)
+    assert not any("Prism" in message for message in messages)  # the DirectRunner tries it
+    assert summary["counts"]["scored"] == N_CALLS
