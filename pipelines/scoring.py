@@ -65,7 +65,9 @@ class PrankRules:
 
 @dataclasses.dataclass(frozen=True)
 class InferenceFailure:
-    """Why the model could not score a call's windows."""
+    """Why the model could not score a call's windows. A message, not the InferenceError
+    itself: an exception would carry its traceback, and with it the failed batch's
+    arrays, along with the element."""
 
     message: str
 
