@@ -418,3 +418,12 @@ def test_the_jvm_heap_is_capped():
     TOKENIZER.tokenize("불이 났어요")  # the process's Okt, and so its JVM, exist
     max_heap = jpype.java.lang.Runtime.getRuntime().maxMemory()
     assert max_heap <= text.OKT_MAX_HEAP_MB * 2**20 < 1024 * 2**20  # konlpy's default: 1 GiB
+
+
+def test_the_jvm_runs_the_serial_collector_without_assertions():
+    TOKENIZER.tokenize("불이 났어요")
+    management = jpype.java.lang.management.ManagementFactory
+    collectors = {str(bean.getName()) for bean in management.getGarbageCollectorMXBeans()}
+    assert collectors == {"Copy", "MarkSweepCompact"}  # the serial collector's two
+    arguments = [str(argument) for argument in management.getRuntimeMXBean().getInputArguments()]
+    assert "-ea" not in arguments  # konlpy's own start enables assertions
