@@ -78,6 +78,10 @@ class TrainOptions:
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (its Flatten → Dense head is tied to positions). ``logdir``:
     TensorBoard logs.
+    ``ema_momentum``: average the weights as they are fitted. Adam keeps an exponential
+    moving average of every trainable weight (this momentum per step) and the model takes
+    the average's values at the end of each epoch, so the validation scores, early
+    stopping and the weights kept are all the averaged ones; ``None`` fits plain weights.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
 
     epochs: int = 20
@@ -91,6 +95,7 @@ class TrainOptions:
     text_swap: float = 0.0
     time_shift: bool = True
     logdir: Optional[str] = None
+    ema_momentum: Optional[float] = None
     vgg_weights: Optional[str] = None
 
     def __post_init__(self) -> None:
@@ -104,6 +109,8 @@ class TrainOptions:
         for name in ("text_dropout", "token_dropout", "text_swap"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
+            raise ConfigError(f"ema_momentum={self.ema_momentum} must be in (0, 1)")
 
 
 def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -275,6 +282,16 @@ def _callbacks(options: TrainOptions, *, validation: CallLevelValidation
     return callbacks
 
 
+def _optimizer(options: TrainOptions, *, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam at ``options.learning_rate``; with ``options.ema_momentum``, keeping a moving
+    average of the weights that overwrites them after every ``steps_per_epoch`` steps."""
+    if options.ema_momentum is None:
+        return keras.optimizers.Adam(learning_rate=options.learning_rate)
+    return keras.optimizers.Adam(learning_rate=options.learning_rate, use_ema=True,
+                                 ema_momentum=options.ema_momentum,
+                                 ema_overwrite_frequency=steps_per_epoch)
+
+
 def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary: Vocabulary,
               config: FeatureConfig, options: TrainOptions) -> FitResult:
     """Build model ``name`` (seeded with ``options.seed``), compile and fit it.
@@ -288,23 +305,23 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
     model = builders.build_model(name, config=config, vocab_size=len(vocabulary),
                                  seed=options.seed,
                                  vgg_weights=options.vgg_weights)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
-                  loss=builders.default_losses(name),
-                  loss_weights=builders.default_loss_weights(name),
-                  metrics={spec.EMERGENCY_OUTPUT: ["accuracy"]})
     inputs, outputs = builders.model_input_names(name), builders.model_output_names(name)
     train = _subsample(train, limit=options.max_train_windows, seed=options.seed)
     y_train, w_train = _targets(train, outputs, balance=True)
     y_val, w_val = _targets(validation, outputs, balance=False)
-    LOG.info("fitting %s (%d parameters) on %d windows, validating on %d", name,
-             model.count_params(), train.n_windows, validation.n_windows)
-    started = time.perf_counter()
     batches = TrainingBatches(inputs=_inputs(train, inputs), targets=y_train, weights=w_train,
                               batch_size=options.batch_size, seed=options.seed,
                               text_dropout=options.text_dropout,
                               token_dropout=options.token_dropout,
                               text_swap=options.text_swap,
                               time_shift=options.time_shift)
+    model.compile(optimizer=_optimizer(options, steps_per_epoch=len(batches)),
+                  loss=builders.default_losses(name),
+                  loss_weights=builders.default_loss_weights(name),
+                  metrics={spec.EMERGENCY_OUTPUT: ["accuracy"]})
+    LOG.info("fitting %s (%d parameters) on %d windows, validating on %d", name,
+             model.count_params(), train.n_windows, validation.n_windows)
+    started = time.perf_counter()
     history = model.fit(
         batches, validation_data=(_inputs(validation, inputs), y_val, w_val),
         epochs=options.epochs,
@@ -343,6 +360,11 @@ def model_version(*, created: datetime.datetime, digest: str) -> str:
 
 def _figure(value: Optional[float], digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _averaging(training: Mapping[str, Any]) -> str:
+    momentum = training.get("ema_momentum")  # absent from bundles made before the option
+    return "plain weights" if momentum is None else f"weights averaged (EMA {momentum})"
 
 
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
@@ -388,7 +410,7 @@ Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, earl
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},
 token dropout {training['token_dropout']}, transcript swap {training['text_swap']},
 log-mel time shift {'on' if training['time_shift'] else 'off'},
-Adam {training['learning_rate']}, batch {training['batch_size']}.
+Adam {training['learning_rate']}, batch {training['batch_size']}, {_averaging(training)}.
 
 ## Figures on the held-out test split (call level)
 - accuracy {_figure(test['accuracy'])}, precision {_figure(test['precision'])},
@@ -507,6 +529,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "token_dropout": options.token_dropout,
             "text_swap": options.text_swap,
             "time_shift": options.time_shift,
+            "ema_momentum": options.ema_momentum,
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),
             "emergency_threshold_rule": f"validation recall >= {EMERGENCY_MIN_RECALL}",
