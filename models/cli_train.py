@@ -68,6 +68,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of training windows given another window's transcript "
                              "each epoch; the emergency target stays the audio's "
                              "(multimodal; default: %(default)s)")
+    parser.add_argument("--prank-weight", type=float, default=defaults.prank_weight,
+                        help="factor on the emergency and audio-only weights of prank "
+                             "calls' windows (default: %(default)s)")
     parser.add_argument("--ema-momentum", type=float, default=defaults.ema_momentum,
                         help="fit averaged weights: an exponential moving average of the "
                              "weights with this momentum per step replaces them at the end "
@@ -98,7 +101,8 @@ def run_command(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, patience=args.patience,
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
         time_shift=args.time_shift, text_swap=args.text_swap,
-        token_dropout=args.token_dropout, ema_momentum=args.ema_momentum, logdir=args.logdir,
+        token_dropout=args.token_dropout, ema_momentum=args.ema_momentum,
+        prank_weight=args.prank_weight, logdir=args.logdir,
         vgg_weights=args.vgg_weights)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers)

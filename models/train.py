@@ -78,6 +78,10 @@ class TrainOptions:
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (its Flatten → Dense head is tied to positions). ``logdir``:
     TensorBoard logs.
+    ``prank_weight``: factor on the weight of prank calls' windows in the emergency and
+    audio-only heads (after class balancing). Pranks are the calls whose words claim an
+    emergency that their sound does not carry, the only training examples that teach
+    the audio branch to hear the difference rather than the words.
     ``ema_momentum``: average the weights as they are fitted. Adam keeps an exponential
     moving average of every trainable weight (this momentum per step) and the model takes
     the average's values at the end of each epoch, so the validation scores, early
@@ -93,6 +97,7 @@ class TrainOptions:
     text_dropout: float = 0.5
     token_dropout: float = 0.2
     text_swap: float = 0.0
+    prank_weight: float = 1.0
     time_shift: bool = True
     logdir: Optional[str] = None
     ema_momentum: Optional[float] = None
@@ -109,6 +114,8 @@ class TrainOptions:
         for name in ("text_dropout", "token_dropout", "text_swap"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if not self.prank_weight > 0:
+            raise ConfigError(f"prank_weight={self.prank_weight} must be > 0")
         if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
             raise ConfigError(f"ema_momentum={self.ema_momentum} must be in (0, 1)")
 
@@ -207,15 +214,19 @@ class FitResult:
     train_windows: int
 
 
-def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool
-             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool,
+             prank_weight: float = 1.0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The targets and sample weights of ``outputs``; with ``balance`` the emergency
-    weights are multiplied by :func:`balanced_weights` of its targets."""
+    weights are multiplied by :func:`balanced_weights` of its targets. The emergency and
+    audio-only weights of prank windows are multiplied by ``prank_weight``."""
     targets = {name: windows.targets[name] for name in outputs}
     weights = {name: windows.weights[name] for name in outputs}
     if balance:
         weights[spec.EMERGENCY_OUTPUT] = (weights[spec.EMERGENCY_OUTPUT]
                                           * balanced_weights(targets[spec.EMERGENCY_OUTPUT]))
+    prank = windows.targets[spec.PRANK_OUTPUT][:, 0] > 0.5
+    for name in {spec.EMERGENCY_OUTPUT, spec.AUDIO_OUTPUT} & set(outputs):
+        weights[name] = np.where(prank, prank_weight, 1.0).astype(np.float32) * weights[name]
     return targets, weights
 
 
@@ -307,7 +318,8 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
                                  vgg_weights=options.vgg_weights)
     inputs, outputs = builders.model_input_names(name), builders.model_output_names(name)
     train = _subsample(train, limit=options.max_train_windows, seed=options.seed)
-    y_train, w_train = _targets(train, outputs, balance=True)
+    y_train, w_train = _targets(train, outputs, balance=True,
+                                prank_weight=options.prank_weight)
     y_val, w_val = _targets(validation, outputs, balance=False)
     batches = TrainingBatches(inputs=_inputs(train, inputs), targets=y_train, weights=w_train,
                               batch_size=options.batch_size, seed=options.seed,
@@ -409,6 +421,7 @@ Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, earl
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},
 token dropout {training['token_dropout']}, transcript swap {training['text_swap']},
+prank weight {training.get('prank_weight', 1.0)},
 log-mel time shift {'on' if training['time_shift'] else 'off'},
 Adam {training['learning_rate']}, batch {training['batch_size']}, {_averaging(training)}.
 
@@ -528,6 +541,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "text_dropout": options.text_dropout,
             "token_dropout": options.token_dropout,
             "text_swap": options.text_swap,
+            "prank_weight": options.prank_weight,
             "time_shift": options.time_shift,
             "ema_momentum": options.ema_momentum,
             "parameter_count": int(fit.model.count_params()),
