@@ -71,10 +71,6 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prank-weight", type=float, default=defaults.prank_weight,
                         help="factor on the emergency and audio-only weights of prank "
                              "calls' windows (default: %(default)s)")
-    parser.add_argument("--ema-momentum", type=float, default=defaults.ema_momentum,
-                        help="fit averaged weights: an exponential moving average of the "
-                             "weights with this momentum per step replaces them at the end "
-                             "of every epoch, e.g. 0.995 (default: plain weights)")
     parser.add_argument("--no-time-shift", dest="time_shift", action="store_false",
                         help="do not roll training log-mel windows in time (default: roll "
                              "each by a random number of frames every epoch)")
@@ -101,8 +97,7 @@ def run_command(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, patience=args.patience,
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
         time_shift=args.time_shift, text_swap=args.text_swap,
-        token_dropout=args.token_dropout, ema_momentum=args.ema_momentum,
-        prank_weight=args.prank_weight, logdir=args.logdir,
+        token_dropout=args.token_dropout, prank_weight=args.prank_weight, logdir=args.logdir,
         vgg_weights=args.vgg_weights)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers)

@@ -82,10 +82,6 @@ class TrainOptions:
     audio-only heads (after class balancing). Pranks are the calls whose words claim an
     emergency that their sound does not carry, the only training examples that teach
     the audio branch to hear the difference rather than the words.
-    ``ema_momentum``: average the weights as they are fitted. Adam keeps an exponential
-    moving average of every trainable weight (this momentum per step) and the model takes
-    the average's values at the end of each epoch, so the validation scores, early
-    stopping and the weights kept are all the averaged ones; ``None`` fits plain weights.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
 
     epochs: int = 20
@@ -100,7 +96,6 @@ class TrainOptions:
     prank_weight: float = 1.0
     time_shift: bool = True
     logdir: Optional[str] = None
-    ema_momentum: Optional[float] = None
     vgg_weights: Optional[str] = None
 
     def __post_init__(self) -> None:
@@ -116,8 +111,6 @@ class TrainOptions:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
         if not self.prank_weight > 0:
             raise ConfigError(f"prank_weight={self.prank_weight} must be > 0")
-        if self.ema_momentum is not None and not 0.0 < self.ema_momentum < 1.0:
-            raise ConfigError(f"ema_momentum={self.ema_momentum} must be in (0, 1)")
 
 
 def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -293,16 +286,6 @@ def _callbacks(options: TrainOptions, *, validation: CallLevelValidation
     return callbacks
 
 
-def _optimizer(options: TrainOptions, *, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam at ``options.learning_rate``; with ``options.ema_momentum``, keeping a moving
-    average of the weights that overwrites them after every ``steps_per_epoch`` steps."""
-    if options.ema_momentum is None:
-        return keras.optimizers.Adam(learning_rate=options.learning_rate)
-    return keras.optimizers.Adam(learning_rate=options.learning_rate, use_ema=True,
-                                 ema_momentum=options.ema_momentum,
-                                 ema_overwrite_frequency=steps_per_epoch)
-
-
 def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary: Vocabulary,
               config: FeatureConfig, options: TrainOptions) -> FitResult:
     """Build model ``name`` (seeded with ``options.seed``), compile and fit it.
@@ -327,7 +310,7 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
                               token_dropout=options.token_dropout,
                               text_swap=options.text_swap,
                               time_shift=options.time_shift)
-    model.compile(optimizer=_optimizer(options, steps_per_epoch=len(batches)),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
                   loss=builders.default_losses(name),
                   loss_weights=builders.default_loss_weights(name),
                   metrics={spec.EMERGENCY_OUTPUT: ["accuracy"]})
@@ -374,11 +357,6 @@ def _figure(value: Optional[float], digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _averaging(training: Mapping[str, Any]) -> str:
-    momentum = training.get("ema_momentum")  # absent from bundles made before the option
-    return "plain weights" if momentum is None else f"weights averaged (EMA {momentum})"
-
-
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
     training, test = metadata["training"], metrics["test"]
@@ -423,7 +401,7 @@ Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, earl
 token dropout {training['token_dropout']}, transcript swap {training['text_swap']},
 prank weight {training.get('prank_weight', 1.0)},
 log-mel time shift {'on' if training['time_shift'] else 'off'},
-Adam {training['learning_rate']}, batch {training['batch_size']}, {_averaging(training)}.
+Adam {training['learning_rate']}, batch {training['batch_size']}.
 
 ## Figures on the held-out test split (call level)
 - accuracy {_figure(test['accuracy'])}, precision {_figure(test['precision'])},
@@ -543,7 +521,6 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "text_swap": options.text_swap,
             "prank_weight": options.prank_weight,
             "time_shift": options.time_shift,
-            "ema_momentum": options.ema_momentum,
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),
             "emergency_threshold_rule": f"validation recall >= {EMERGENCY_MIN_RECALL}",

@@ -20,9 +20,8 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models import builders
-from models.train import (CallLevelValidation, _targets, TrainingBatches, TrainOptions, fit_model,
-                          model_version, prepare_archive, roll_frames, swap_transcripts)
+from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, _targets,
+                          model_version, roll_frames, swap_transcripts)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -363,8 +362,6 @@ def test_train_options_and_version_are_checked():
         TrainOptions(text_dropout=1.0)
     with pytest.raises(ConfigError, match="prank_weight"):
         TrainOptions(prank_weight=0.0)
-    with pytest.raises(ConfigError, match="ema_momentum"):
-        TrainOptions(ema_momentum=1.0)
     created = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
     assert model_version(created=created, digest="abcdef0123") == "2026.11.23-abcdef0"
 
@@ -376,22 +373,3 @@ def test_train_cli_rejects_unknown_arguments(tiny_archive, tmp_path, capsys):
     assert "--frobnicate" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
 
-
-@pytest.mark.parametrize("ema_momentum, moved", [(None, True), (1 - 1e-7, False)])
-def test_averaged_weights_replace_the_fitted_ones_at_each_epoch_end(
-        tiny_archive, feature_cache, ema_momentum, moved):
-    # Keras starts the average at the weights after the first step, so an average that
-    # (almost) never moves stays one Adam step (<= learning rate per weight) from the
-    # initial weights; plain Adam moves them further over the epochs' steps.
-    prepared = prepare_archive(tiny_archive, config=DEFAULT_FEATURES,
-                               input_names=builders.model_input_names("cnn_mel"),
-                               cache_dir=feature_cache)
-    options = TrainOptions(epochs=2, batch_size=4, seed=5, patience=2, ema_momentum=ema_momentum)
-    fitted = fit_model("cnn_mel", train=prepared.windows["train"],
-                       validation=prepared.windows["validation"],
-                       vocabulary=prepared.vocabulary, config=DEFAULT_FEATURES, options=options)
-    initial = builders.build_model("cnn_mel", config=DEFAULT_FEATURES, vocab_size=2, seed=5)
-    change = max(float(np.max(np.abs(after - before))) for after, before
-                 in zip(fitted.model.get_weights(), initial.get_weights()))
-    steps = change / options.learning_rate
-    assert (steps > 2) if moved else (steps < 1.01), steps
