@@ -186,7 +186,7 @@ def run_command(args: argparse.Namespace) -> int:
                         learning_rate=args.learning_rate, patience=args.patience,
                         text_dropout=args.text_dropout, token_dropout=args.token_dropout,
                         text_swap=args.text_swap, time_shift=args.time_shift,
-                        prank_weight=args.prank_weight, vgg_weights=args.vgg_weights)
+                        vgg_weights=args.vgg_weights)
     options = {name: model_options(name, base=base, vgg_epochs=args.vgg_epochs,
                                    vgg_train_windows=args.vgg_train_windows)
                for name in args.models}

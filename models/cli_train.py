@@ -68,9 +68,6 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of training windows given another window's transcript "
                              "each epoch; the emergency target stays the audio's "
                              "(multimodal; default: %(default)s)")
-    parser.add_argument("--prank-weight", type=float, default=defaults.prank_weight,
-                        help="factor on the emergency and audio-only weights of prank "
-                             "calls' windows (default: %(default)s)")
     parser.add_argument("--no-time-shift", dest="time_shift", action="store_false",
                         help="do not roll training log-mel windows in time (default: roll "
                              "each by a random number of frames every epoch)")
@@ -97,7 +94,7 @@ def run_command(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, patience=args.patience,
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
         time_shift=args.time_shift, text_swap=args.text_swap,
-        token_dropout=args.token_dropout, prank_weight=args.prank_weight, logdir=args.logdir,
+        token_dropout=args.token_dropout, logdir=args.logdir,
         vgg_weights=args.vgg_weights)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers)

@@ -78,10 +78,6 @@ class TrainOptions:
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (its Flatten → Dense head is tied to positions). ``logdir``:
     TensorBoard logs.
-    ``prank_weight``: factor on the weight of prank calls' windows in the emergency and
-    audio-only heads (after class balancing). Pranks are the calls whose words claim an
-    emergency that their sound does not carry, the only training examples that teach
-    the audio branch to hear the difference rather than the words.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
 
     epochs: int = 20
@@ -93,7 +89,6 @@ class TrainOptions:
     text_dropout: float = 0.5
     token_dropout: float = 0.2
     text_swap: float = 0.0
-    prank_weight: float = 1.0
     time_shift: bool = True
     logdir: Optional[str] = None
     vgg_weights: Optional[str] = None
@@ -109,8 +104,6 @@ class TrainOptions:
         for name in ("text_dropout", "token_dropout", "text_swap"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
-        if not self.prank_weight > 0:
-            raise ConfigError(f"prank_weight={self.prank_weight} must be > 0")
 
 
 def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -207,19 +200,15 @@ class FitResult:
     train_windows: int
 
 
-def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool,
-             prank_weight: float = 1.0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The targets and sample weights of ``outputs``; with ``balance`` the emergency
-    weights are multiplied by :func:`balanced_weights` of its targets. The emergency and
-    audio-only weights of prank windows are multiplied by ``prank_weight``."""
+    weights are multiplied by :func:`balanced_weights` of its targets."""
     targets = {name: windows.targets[name] for name in outputs}
     weights = {name: windows.weights[name] for name in outputs}
     if balance:
         weights[spec.EMERGENCY_OUTPUT] = (weights[spec.EMERGENCY_OUTPUT]
                                           * balanced_weights(targets[spec.EMERGENCY_OUTPUT]))
-    prank = windows.targets[spec.PRANK_OUTPUT][:, 0] > 0.5
-    for name in {spec.EMERGENCY_OUTPUT, spec.AUDIO_OUTPUT} & set(outputs):
-        weights[name] = np.where(prank, prank_weight, 1.0).astype(np.float32) * weights[name]
     return targets, weights
 
 
@@ -299,24 +288,23 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
     model = builders.build_model(name, config=config, vocab_size=len(vocabulary),
                                  seed=options.seed,
                                  vgg_weights=options.vgg_weights)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
+                  loss=builders.default_losses(name),
+                  loss_weights=builders.default_loss_weights(name),
+                  metrics={spec.EMERGENCY_OUTPUT: ["accuracy"]})
     inputs, outputs = builders.model_input_names(name), builders.model_output_names(name)
     train = _subsample(train, limit=options.max_train_windows, seed=options.seed)
-    y_train, w_train = _targets(train, outputs, balance=True,
-                                prank_weight=options.prank_weight)
+    y_train, w_train = _targets(train, outputs, balance=True)
     y_val, w_val = _targets(validation, outputs, balance=False)
+    LOG.info("fitting %s (%d parameters) on %d windows, validating on %d", name,
+             model.count_params(), train.n_windows, validation.n_windows)
+    started = time.perf_counter()
     batches = TrainingBatches(inputs=_inputs(train, inputs), targets=y_train, weights=w_train,
                               batch_size=options.batch_size, seed=options.seed,
                               text_dropout=options.text_dropout,
                               token_dropout=options.token_dropout,
                               text_swap=options.text_swap,
                               time_shift=options.time_shift)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
-                  loss=builders.default_losses(name),
-                  loss_weights=builders.default_loss_weights(name),
-                  metrics={spec.EMERGENCY_OUTPUT: ["accuracy"]})
-    LOG.info("fitting %s (%d parameters) on %d windows, validating on %d", name,
-             model.count_params(), train.n_windows, validation.n_windows)
-    started = time.perf_counter()
     history = model.fit(
         batches, validation_data=(_inputs(validation, inputs), y_val, w_val),
         epochs=options.epochs,
@@ -399,7 +387,6 @@ Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, earl
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},
 token dropout {training['token_dropout']}, transcript swap {training['text_swap']},
-prank weight {training.get('prank_weight', 1.0)},
 log-mel time shift {'on' if training['time_shift'] else 'off'},
 Adam {training['learning_rate']}, batch {training['batch_size']}.
 
@@ -519,7 +506,6 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "text_dropout": options.text_dropout,
             "token_dropout": options.token_dropout,
             "text_swap": options.text_swap,
-            "prank_weight": options.prank_weight,
             "time_shift": options.time_shift,
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),

@@ -20,8 +20,8 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, _targets,
-                          model_version, roll_frames, swap_transcripts)
+from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, model_version,
+                          roll_frames, swap_transcripts)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -144,26 +144,6 @@ def test_window_set_stacks_calls_and_keeps_their_windows():
     assert windows.inputs[spec.TOKENS_INPUT][0, :2].tolist() == [vocab.id_of("불"),
                                                                  vocab.id_of("나다")]
 
-
-
-def test_prank_weight_multiplies_the_emergency_and_audio_weights_of_prank_windows():
-    config = DEFAULT_FEATURES
-    calls = [fake_call(label=label, category=category, n_windows=n, duration_s=7.0 * n,
-                       call_id=label)
-             for label, category, n in (("emergency", "fire", 2), ("normal", "normal_indoor", 1),
-                                        ("prank", "fire", 2))]
-    calls = [dataclasses.replace(call, log_mel=np.zeros(
-        (call.n_windows, config.n_mels, config.n_frames), np.float16)) for call in calls]
-    windows = window_set(calls, vocab=Vocabulary.build([("불",)], min_freq=1), config=config,
-                         input_names=(spec.LOGMEL_INPUT, spec.TOKENS_INPUT))
-    outputs = (spec.EMERGENCY_OUTPUT, spec.AUDIO_OUTPUT, spec.TEXT_OUTPUT)
-    _, weights = _targets(windows, outputs, balance=True, prank_weight=3.0)
-    # balanced: 2 of 5 windows are emergencies -> 5/4 each, the other 3 -> 5/6 each
-    assert weights[spec.EMERGENCY_OUTPUT] == pytest.approx([1.25, 1.25, 5 / 6, 2.5, 2.5])
-    assert weights[spec.AUDIO_OUTPUT] == pytest.approx([1, 1, 1, 3, 3])
-    assert weights[spec.TEXT_OUTPUT] == pytest.approx([1, 1, 1, 1, 1])
-    _, plain = _targets(windows, outputs, balance=False)
-    assert plain[spec.AUDIO_OUTPUT] == pytest.approx([1, 1, 1, 1, 1])
 
 
 def test_call_level_validation_needs_both_kinds_of_call():
@@ -360,8 +340,6 @@ def test_train_options_and_version_are_checked():
         TrainOptions(max_train_windows=1)
     with pytest.raises(ConfigError, match="text_dropout"):
         TrainOptions(text_dropout=1.0)
-    with pytest.raises(ConfigError, match="prank_weight"):
-        TrainOptions(prank_weight=0.0)
     created = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
     assert model_version(created=created, digest="abcdef0123") == "2026.11.23-abcdef0"
 
@@ -372,4 +350,3 @@ def test_train_cli_rejects_unknown_arguments(tiny_archive, tmp_path, capsys):
     assert status == 2
     assert "--frobnicate" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
-
