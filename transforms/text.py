@@ -158,10 +158,17 @@ _OKT_CLASS_PATH = ("bin", "open-korean-text-2.1.0.jar", "scala-library-2.12.3.ja
 
 
 def _start_jvm() -> None:
-    """Start the process's JVM with :data:`OKT_JVM_OPTIONS` and Okt's class path."""
+    """Start the process's JVM with :data:`OKT_JVM_OPTIONS` and Okt's class path.
+
+    Raises ConfigError, before starting anything, when konlpy's ``java`` folder lacks an
+    entry of the class path (another konlpy version than ``setup.py`` pins).
+    """
     java_dir = os.path.join(os.path.dirname(konlpy.__file__), "java")
-    jpype.startJVM(jpype.getDefaultJVMPath(), *OKT_JVM_OPTIONS,
-                   classpath=[os.path.join(java_dir, entry) for entry in _OKT_CLASS_PATH],
+    class_path = [os.path.join(java_dir, entry) for entry in _OKT_CLASS_PATH]
+    missing = [path for path in class_path if not os.path.exists(path)]
+    if missing:
+        raise ConfigError(f"konlpy {konlpy.__version__} lacks what Okt needs: {missing}")
+    jpype.startJVM(jpype.getDefaultJVMPath(), *OKT_JVM_OPTIONS, classpath=class_path,
                    convertStrings=True)
 
 

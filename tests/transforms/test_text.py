@@ -427,3 +427,9 @@ def test_the_jvm_runs_the_serial_collector_without_assertions():
     assert collectors == {"Copy", "MarkSweepCompact"}  # the serial collector's two
     arguments = [str(argument) for argument in management.getRuntimeMXBean().getInputArguments()]
     assert "-ea" not in arguments  # konlpy's own start enables assertions
+
+
+def test_a_konlpy_without_the_jars_okt_needs_is_refused_before_the_jvm_starts(monkeypatch):
+    monkeypatch.setattr(text, "_OKT_CLASS_PATH", text._OKT_CLASS_PATH + ("okt-9.9.jar",))
+    with pytest.raises(ConfigError, match="okt-9.9.jar"):
+        text._start_jvm()
