@@ -212,7 +212,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     """Features on in-memory bytes + the model in large batches, one tight loop."""
     import numpy as np
 
-    from models.bundle import load_scoring_bundle, predict_windows
+    from models.bundle import load_bundle, predict_windows, with_precision
     from pipelines.triage import DEFAULT_BUNDLE
     from transforms.audio import audio_features
     from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
@@ -220,7 +220,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
 
     rows = manifest_rows(args.archive)
     base_rss = rss_now_mb()
-    bundle = load_scoring_bundle(os.path.normpath(DEFAULT_BUNDLE), precision=args.precision)
+    bundle = with_precision(load_bundle(os.path.normpath(DEFAULT_BUNDLE)), args.precision)
     config, vocab, batch = bundle.config, bundle.vocabulary, args.batch_size
     tokenizer = OktTokenizer()
     tokenizer.tokenize("불이 났어요")  # start the JVM (not timed)

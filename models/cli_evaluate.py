@@ -11,7 +11,7 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from models.bundle import PRECISIONS, load_scoring_bundle
+from models.bundle import PRECISIONS, load_bundle, with_precision
 from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
 from models.evaluate import evaluate_bundle, format_metrics
 from transforms import spec
@@ -40,7 +40,7 @@ def write_json(path: str, value: dict) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     reject_unknown(args)
-    bundle = load_scoring_bundle(args.bundle, precision=args.precision)
+    bundle = with_precision(load_bundle(args.bundle), args.precision)
     metrics = evaluate_bundle(bundle, archive=args.archive, split=args.split,
                               cache_dir=cache_dir(args), workers=args.workers)
     metrics["inference_precision"] = args.precision

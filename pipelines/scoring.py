@@ -16,8 +16,8 @@ import tensorflow as tf
 from apache_beam.ml.inference.base import ModelHandler
 
 from models.aggregate import CallScores, aggregate_windows
-from models.bundle import (PRECISIONS, ModelBundle, load_scoring_bundle, native_bfloat16,
-                           predict_windows)
+from models.bundle import (PRECISIONS, ModelBundle, load_bundle, native_bfloat16,
+                           predict_windows, with_precision)
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
@@ -114,8 +114,8 @@ class CallModelHandler(ModelHandler):
     call is a batch of its own; the model runs 64 windows at a time). A batch the model
     rejects is retried call by call, so one bad call fails alone. The bundle (model +
     vocabulary + feature config) is loaded once per worker process by RunInference and
-    shared by the process's threads, as :func:`models.bundle.load_scoring_bundle` gives
-    it: computing in ``precision`` and only the rows its pooling keeps.
+    shared by the process's threads; it computes in ``precision``
+    (:func:`models.bundle.with_precision`).
     """
 
     def __init__(self, bundle_path: str, *, max_batch_size: int = 128,
@@ -130,13 +130,13 @@ class CallModelHandler(ModelHandler):
         self._precision = precision
 
     def load_model(self) -> ModelBundle:
-        """Load the bundle for scoring in the handler's precision, then freeze the start-up
-        objects (the model's included) out of the garbage collector's full passes
+        """Load the bundle in the handler's precision, then freeze the start-up objects
+        (the model's included) out of the garbage collector's full passes
         (:func:`freeze_startup_objects`)."""
         if self._precision == "bfloat16" and native_bfloat16() is False:
             LOG.warning("this CPU has no native bfloat16 (avx512_bf16 or amx_bf16): "
                         "bfloat16 inference is emulated and slower than float32")
-        bundle = load_scoring_bundle(self._bundle_path, precision=self._precision)
+        bundle = with_precision(load_bundle(self._bundle_path), self._precision)
         frozen = freeze_startup_objects()
         LOG.info("loaded model %s %s in %s (%d start-up objects frozen)", bundle.model_name,
                  bundle.model_version, self._precision, frozen)

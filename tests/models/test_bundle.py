@@ -23,14 +23,11 @@ from models.bundle import (  # noqa: E402
     MODEL_CARD_FILE,
     MODEL_FILE,
     VOCABULARY_FILE,
-    ModelBundle,
     load_bundle,
-    load_scoring_bundle,
     native_bfloat16,
     predict_windows,
     save_bundle,
     with_precision,
-    without_discarded_rows,
 )
 from transforms.errors import BundleError, ConfigError, InferenceError  # noqa: E402
 from transforms.spec import (  # noqa: E402
@@ -167,63 +164,6 @@ def test_bfloat16_copy_computes_in_bfloat16_with_float32_heads_and_close_outputs
         np.testing.assert_allclose(value, want[name], atol=0.03)
     with pytest.raises(ConfigError, match="precision='float16'"):
         with_precision(bundle, "float16")
-
-
-@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_scoring_bundle_skips_the_rows_pooling_drops_with_the_same_outputs(
-        saved: str, vocabulary: Vocabulary, precision: str) -> None:
-    inputs = _inputs(DEFAULT_FEATURES, n=5, vocab_size=len(vocabulary))
-    full = with_precision(load_bundle(saved), precision)
-
-    scoring = load_scoring_bundle(saved, precision=precision)
-
-    kept = scoring.model.get_layer("audio_conv2_kept_rows")
-    # conv1 (valid 5x5) and its (4, 2) pool leave 31 rows; the (4, 2) pool after conv2 keeps 28
-    assert full.model.get_layer("audio_conv2").output.shape[1:] == (31, 148, 48)
-    assert kept.output.shape[1:] == (28, 148, 48)
-    assert kept.compute_dtype == precision
-    assert scoring.model.get_layer("audio_pool2").output.shape[1:] == (7, 74, 48)
-    want, got = predict_windows(full, inputs), predict_windows(scoring, inputs)
-    for name, value in got.items():
-        np.testing.assert_allclose(value, want[name], rtol=0, atol=1e-6, err_msg=name)
-
-
-def _in_memory_bundle(model: keras.Model, vocabulary: Vocabulary) -> ModelBundle:
-    return ModelBundle(model=model, vocabulary=vocabulary, config=DEFAULT_FEATURES,
-                       metadata={}, thresholds=THRESHOLDS, metrics={}, path="<memory>")
-
-
-@pytest.mark.parametrize("kernel", [(3, 3), (4, 4), (5, 3)])
-def test_kept_rows_convolution_matches_same_padding_for_odd_and_even_kernels(
-        vocabulary: Vocabulary, kernel: tuple[int, int]) -> None:
-    image = keras.Input((11, 6, 2))
-    conv = keras.layers.Conv2D(3, kernel, padding="same", activation="relu")(image)
-    pooled = keras.layers.MaxPooling2D((4, 2))(conv)  # 11 rows: the pool keeps 8
-    model = keras.Model(image, keras.layers.Flatten()(pooled))
-    bundle = _in_memory_bundle(model, vocabulary)
-    batch = np.random.default_rng(1).normal(size=(4, 11, 6, 2)).astype("float32")
-
-    lean = without_discarded_rows(bundle)
-
-    assert lean.model is not model
-    assert [layer.output.shape[1] for layer in lean.model.layers
-            if "kept_rows" in layer.name] == [8]
-    np.testing.assert_allclose(lean.model.predict_on_batch(batch),
-                               model.predict_on_batch(batch), rtol=0, atol=1e-6)
-
-
-def test_models_without_dropped_rows_are_scored_as_they_are(vocabulary: Vocabulary) -> None:
-    image = keras.Input((12, 6, 2))  # 12 rows: a (4, 2) pool keeps them all
-    conv = keras.layers.Conv2D(3, (3, 3), padding="same")(image)
-    kept_all = keras.Model(image, keras.layers.MaxPooling2D((4, 2))(conv))
-    read_twice = keras.Input((11, 6, 2))  # the pool drops a row, but the conv has 2 readers
-    conv = keras.layers.Conv2D(3, (3, 3), padding="same")(read_twice)
-    both = keras.layers.Concatenate()([keras.layers.MaxPooling2D((4, 2))(conv),
-                                       keras.layers.MaxPooling2D((4, 2))(conv)])
-    lstm = build_model("lstm_mfcc", config=SMALL, vocab_size=len(vocabulary), seed=0)
-    for model in (kept_all, keras.Model(read_twice, both), lstm):
-        bundle = _in_memory_bundle(model, vocabulary)
-        assert without_discarded_rows(bundle) is bundle
 
 
 def test_native_bfloat16_reads_the_cpu_flags(tmp_path) -> None:
