@@ -15,7 +15,8 @@ runs), measures in the same run, each in its own child process:
     call's windows; timed from loading the model to the last call;
 (c) **ceiling** — compute only: every file read into memory first (not timed), model
     loaded and warmed up (not timed), then ``transforms.audio.audio_features`` on the
-    bytes + Okt + the model in batches of 256 windows, one tight loop, no Beam, no I/O.
+    bytes + Okt + the model in batches of 256 windows, one tight loop, no Beam, no I/O;
+    malloc keeps freed memory as in the job's workers (``reuse_freed_memory``).
 
 Figures per method: calls/s, audio seconds per wall second (× real time; the audio total
 is the calls report's ``duration_s``), windows/s, CPU seconds, and peak resident memory.
@@ -217,7 +218,9 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     from transforms.audio import audio_features
     from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
     from transforms.text import OktTokenizer
+    from transforms.worker import reuse_freed_memory
 
+    reuse_freed_memory()
     rows = manifest_rows(args.archive)
     base_rss = rss_now_mb()
     bundle = with_precision(load_bundle(os.path.normpath(DEFAULT_BUNDLE)), args.precision)

@@ -40,7 +40,7 @@ from transforms.features import CallFeatures, extract_call_features, window_inpu
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, Vocabulary
-from transforms.worker import limit_blas_threads
+from transforms.worker import limit_blas_threads, reuse_freed_memory
 
 LOG = logging.getLogger(__name__)
 
@@ -239,6 +239,7 @@ def build_vocabulary(train_calls: Sequence[CallFeatures]) -> Vocabulary:
 def _init_worker() -> None:
     global _WORKER_TOKENIZER
     limit_blas_threads()
+    reuse_freed_memory()
     _WORKER_TOKENIZER = OktTokenizer()
 
 

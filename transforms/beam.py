@@ -21,7 +21,7 @@ from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, start_okt
 from transforms.worker import (POOL_THREADS, freeze_startup_objects, limit_blas_threads,
-                               thread_pool)
+                               reuse_freed_memory, thread_pool)
 
 CALLS = "calls"
 ERRORS = "errors"
@@ -76,8 +76,8 @@ class _ExtractFeaturesFn(beam.DoFn):
     instance; results come out in input order, with each input's timestamp and window.
     Memory: at most ``POOL_THREADS`` calls decode at once per process, and each instance
     holds at most its in-flight calls' log-mel (150 KB per 7-s window). Set-up, once per worker
-    process: BLAS limited to one thread and start-up objects frozen
-    (:mod:`transforms.worker`), and the tokenizer's JVM loading in the background.
+    process: BLAS limited to one thread, freed memory kept for reuse and start-up objects
+    frozen (:mod:`transforms.worker`), and the tokenizer's JVM loading in the background.
     """
 
     def __init__(self, config: FeatureConfig):
@@ -89,6 +89,7 @@ class _ExtractFeaturesFn(beam.DoFn):
 
     def setup(self) -> None:
         limit_blas_threads()
+        reuse_freed_memory()
         freeze_startup_objects()
         start_okt()
         self._tokenizer = OktTokenizer()
