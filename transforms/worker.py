@@ -67,10 +67,10 @@ def reuse_freed_memory() -> bool:
     ``mallopt`` (not glibc).
 
     The feature path allocates a few 1-10 MB numpy arrays per call (frames, spectra, mel
-    blocks). On the feature threads' heaps glibc unmapped most of them on free, so every
-    new one was page-faulted in and zeroed again by the kernel: ~180 page faults per 7-s
-    window. With this, decoding and log-mel on a feature thread took 2.6-2.8 instead of
-    3.1 ms of CPU per window, and the kernel's share fell from 0.47 to 0.01 ms.
+    blocks). On the feature threads' heaps glibc gave most of them back to the kernel on
+    free, so every new one was page-faulted in and zeroed again: ~180 page faults per 7-s
+    window. With this, decoding and log-mel on a feature thread took 2.0 instead of 2.5 ms
+    of CPU per window (~3 page faults), the kernel's share falling from 0.43 to 0.01 ms.
     """
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is None:
