@@ -29,11 +29,13 @@ summed RSS of the child's whole process tree every 0.2 s (it matters with ``--wo
 Finally the pipeline runs on a one-call archive holding a single 1-hour 8 kHz μ-law WAV
 (archive audio looped; 10 min with ``--quick``) and its peak memory is printed.
 
-``--precision bfloat16`` runs the pipeline with ``--inference_precision=bfloat16`` and the
-ceiling's model in bfloat16 too (the naive loop stays the seed's float32).
+``--precision`` (default ``auto``, as the nightly job) is the pipeline's
+``--inference_precision``; the ceiling's model computes in the precision it resolves to on
+this machine (:func:`models.bundle.resolve_precision`); the naive loop stays the seed's
+float32. The report says what each used.
 
 Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--quick] [--calls N] [--workers W]
-[--precision bfloat16]``.
+[--precision {auto,float32,bfloat16}]``.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ def child_pipeline(args: argparse.Namespace) -> dict[str, Any]:
                                window_samples=config.window_samples,
                                hop_samples=config.hop_samples) for d in durations)
     return {"argv": argv, "wall_s": wall, "cpu_s": cpu, "calls": len(durations),
+            "windows_by_precision": summary["model"]["windows_by_precision"],
             "windows": windows, "audio_s": sum(durations), "base_rss_mb": base_rss,
             "errors": summary["counts"]["errors"], "counts": summary["counts"],
             "timings": summary["timings"]}
@@ -213,7 +216,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     """Features on in-memory bytes + the model in large batches, one tight loop."""
     import numpy as np
 
-    from models.bundle import load_bundle, predict_windows, with_precision
+    from models.bundle import (load_bundle, native_bfloat16, predict_windows,
+                               resolve_precision, with_precision)
     from pipelines.triage import DEFAULT_BUNDLE
     from transforms.audio import audio_features
     from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
@@ -223,7 +227,10 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     reuse_freed_memory()
     rows = manifest_rows(args.archive)
     base_rss = rss_now_mb()
-    bundle = with_precision(load_bundle(os.path.normpath(DEFAULT_BUNDLE)), args.precision)
+    bundle = load_bundle(os.path.normpath(DEFAULT_BUNDLE))
+    precision, _ = resolve_precision(args.precision, metadata=bundle.metadata,
+                                     native=native_bfloat16())
+    bundle = with_precision(bundle, precision)
     config, vocab, batch = bundle.config, bundle.vocabulary, args.batch_size
     tokenizer = OktTokenizer()
     tokenizer.tokenize("불이 났어요")  # start the JVM (not timed)
@@ -275,7 +282,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
             "audio_s": audio_s, "base_rss_mb": base_rss, "errors": 0,
             "rss_warm_mb": warm_rss, "rss_with_files_mb": loaded_rss,
             "input_mb": sum(len(data) for data, _ in calls_in) / 2**20,
-            "stages_s": stages, "batch_size": batch, "batches": batches}
+            "stages_s": stages, "batch_size": batch, "batches": batches,
+            "precision": precision}
 
 
 CHILDREN = {"pipeline": child_pipeline, "naive": child_naive, "ceiling": child_ceiling}
@@ -716,9 +724,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                              "and the measurement reported as failed (default 1800)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="windows per model batch in the ceiling (default 256)")
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
-                        help="model arithmetic of the pipeline and the ceiling "
-                             "(default float32)")
+    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                        help="model arithmetic of the pipeline (its --inference_precision) "
+                             "and the ceiling (default auto)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--child-archive", help=argparse.SUPPRESS)
     parser.add_argument("--child-result", help=argparse.SUPPRESS)
@@ -753,15 +761,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
 
     mode = (f"{args.workers} workers, {args.running_mode}" if args.workers else "in-process")
-    if args.precision != "float32":
-        mode += f", {args.precision}"
+    mode += f", {args.precision}"
     print("measuring (each in its own child process):", flush=True)
     pipeline = measure("pipeline", args=args, archive=archive,
                        tag=f"pipeline ({mode})")
     naive = measure("naive", args=args, archive=archive, tag="naive (seed loop)")
     ceiling = measure("ceiling", args=args, archive=archive,
-                      tag=f"ceiling (features+model, b{args.batch_size}"
-                          f"{'' if args.precision == 'float32' else ', ' + args.precision})")
+                      tag=f"ceiling (features+model, b{args.batch_size}, {args.precision})")
     long_archive = ensure_long_call(args, archive)
     long_run = measure("pipeline", args=args, archive=long_archive,
                        tag=f"pipeline, one {args.long_call_s / 60:.0f}-min call ({mode})")
@@ -784,6 +790,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     print()
     print(ratio_line("pipeline / naive:", pipeline, naive))
     print(ratio_line("pipeline / ceiling:", pipeline, ceiling))
+    print(f"model arithmetic: pipeline {pipeline.result.get('windows_by_precision', '?')} "
+          f"(windows per precision), ceiling {ceiling.result.get('precision', '?')}, "
+          f"naive float32")
     print()
     print("timed parts: pipeline = triage.run() start to return (Beam start-up, model load, "
           "features, inference, Parquet, publish);")

@@ -11,7 +11,8 @@ A bundle is a directory, local or ``gs://…`` (any Beam FileSystems scheme), ho
   1, ``model_name`` (architecture), ``model_version``, ``created_at`` (ISO 8601 UTC),
   ``thresholds`` (``{"emergency": 0.5, …}``), ``input_names``, ``output_names``,
   ``weights_origin`` (``"random-init"`` or ``"imagenet-local:<file>"``),
-  ``feature_fingerprint``, ``training`` (summary) and any further metadata keys.
+  ``feature_fingerprint``, ``training`` (summary), optionally ``precision_checks``
+  (:func:`record_precision_check`) and any further metadata keys.
 
 :func:`load_bundle` checks all of it against the code (feature config, input shapes,
 outputs, vocabulary size) and raises :class:`BundleError` saying what is wrong.
@@ -66,6 +67,8 @@ BUNDLE_FILES = (MODEL_FILE, VOCABULARY_FILE, FEATURES_FILE, METRICS_FILE, MODEL_
 #: Manifest keys save_bundle computes; metadata may not set them.
 _COMPUTED_KEYS = ("format", "format_version", "thresholds", "input_names", "output_names",
                   "feature_fingerprint")
+#: Manifest key of the lower-precision checks (:func:`record_precision_check`).
+PRECISION_CHECKS_KEY = "precision_checks"
 _REQUIRED_STR_KEYS = ("model_name", "model_version", "created_at", "weights_origin")
 _SIGMOID_OUTPUTS = (EMERGENCY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT)
 
@@ -75,7 +78,8 @@ class ModelBundle:
     """A loaded, checked bundle.
 
     ``metadata`` is the parsed ``bundle.json``; ``thresholds`` its thresholds as floats;
-    ``path`` where the bundle was loaded from (a ``gs://`` URI stays as given).
+    ``path`` where the bundle was loaded from (a ``gs://`` URI stays as given);
+    ``precision`` the arithmetic its model computes in (:func:`with_precision`).
     """
 
     model: keras.Model
@@ -85,6 +89,7 @@ class ModelBundle:
     thresholds: dict[str, float]
     metrics: dict[str, Any]
     path: str
+    precision: str = "float32"
 
     @property
     def model_name(self) -> str:
@@ -326,6 +331,7 @@ def _check_manifest(manifest: dict[str, Any], *, path: str) -> dict[str, float]:
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise BundleError(f"{where}: input_names={names!r} must be a list of strings")
     try:
+        _check_precision_checks(manifest.get(PRECISION_CHECKS_KEY, {}))
         return _check_thresholds(manifest.get("thresholds"))
     except BundleError as exc:
         raise BundleError(f"{where}: {exc}") from exc
@@ -455,6 +461,10 @@ def _batch_inputs(bundle: ModelBundle, inputs: Mapping[str, np.ndarray]
 #: Arithmetic a loaded model can compute in: ``float32`` (as trained and as its thresholds
 #: were chosen) or ``bfloat16`` (weights kept in float32, layers compute in bfloat16).
 PRECISIONS = ("float32", "bfloat16")
+#: What ``--inference_precision`` accepts: a precision, or ``auto`` (:func:`resolve_precision`).
+PRECISION_CHOICES = ("auto",) + PRECISIONS
+#: The thresholded decisions a precision check must leave unchanged for ``auto``.
+FLAG_DECISIONS = ("emergency", "prank")
 _CPU_FLAGS_FILE = "/proc/cpuinfo"
 _NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -467,8 +477,8 @@ def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
     output heads, which stay float32 (a bfloat16 probability has only ~3 digits). On the
     2-core AVX512-BF16 development machine the bundled model ran 1.8x faster per window
     and the scores of corpus2000's 308 test calls moved by at most 0.018, none across the
-    emergency threshold; as that threshold was chosen in float32, check a bundle with
-    ``call-triage evaluate --precision bfloat16`` before relying on it. CPUs without
+    emergency threshold; as that threshold was chosen in float32, a bundle's own check
+    (:func:`record_precision_check`) decides whether ``auto`` uses it. CPUs without
     native bfloat16 (:func:`native_bfloat16`) emulate it and run slower than float32.
     Raises ConfigError for an unknown precision.
     """
@@ -488,7 +498,7 @@ def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
 
     model = keras.models.clone_model(bundle.model, clone_function=in_bfloat16)
     model.set_weights(bundle.model.get_weights())
-    return dataclasses.replace(bundle, model=model)
+    return dataclasses.replace(bundle, model=model, precision=precision)
 
 
 def native_bfloat16(cpu_flags_file: str = _CPU_FLAGS_FILE) -> bool | None:
@@ -500,6 +510,81 @@ def native_bfloat16(cpu_flags_file: str = _CPU_FLAGS_FILE) -> bool | None:
     except OSError:
         return None
     return any(flag in flags for flag in _NATIVE_BF16_FLAGS)
+
+
+def _check_precision_checks(checks: object) -> None:
+    """Raise BundleError unless ``checks`` maps lower precisions to records whose
+    ``decisions_changed`` maps head names to counts >= 0 (:func:`record_precision_check`)."""
+    if not isinstance(checks, Mapping):
+        raise BundleError(f"{PRECISION_CHECKS_KEY}={checks!r} must be a JSON object")
+    for precision, check in checks.items():
+        if precision not in PRECISIONS[1:]:
+            raise BundleError(f"{PRECISION_CHECKS_KEY} has a check for {precision!r}; "
+                              f"lower precisions are {PRECISIONS[1:]}")
+        changed = check.get("decisions_changed") if isinstance(check, Mapping) else None
+        if not isinstance(changed, Mapping) or not changed or not all(
+                isinstance(count, int) and not isinstance(count, bool) and count >= 0
+                for count in changed.values()):
+            raise BundleError(f"{PRECISION_CHECKS_KEY}[{precision!r}] needs "
+                              f"decisions_changed as {{head: count >= 0}}, got {check!r}")
+
+
+def resolve_precision(requested: str, *, metadata: Mapping[str, Any], native: bool | None
+                      ) -> tuple[str, str]:
+    """The precision to compute in, and why (a phrase for the log).
+
+    A precision of :data:`PRECISIONS` is used as requested. ``"auto"`` gives bfloat16
+    only when the CPU computes it natively (``native``, as :func:`native_bfloat16`
+    answers) and the bundle's ``metadata`` records a bfloat16 check that changed none of
+    its :data:`FLAG_DECISIONS` (:func:`record_precision_check`); otherwise float32, the
+    arithmetic the thresholds were chosen in. A changed top category (a near-tie of two
+    of the 16) does not count. Raises ConfigError for anything else.
+    """
+    if requested in PRECISIONS:
+        return requested, "as requested"
+    if requested != "auto":
+        raise ConfigError(f"precision={requested!r} must be one of {PRECISION_CHOICES}")
+    if not native:
+        return "float32", "auto: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16)"
+    check = metadata.get(PRECISION_CHECKS_KEY, {}).get("bfloat16")
+    if check is None:
+        return "float32", ("auto: the bundle records no bfloat16 check "
+                           "(call-triage check-precision)")
+    changed = sum(check["decisions_changed"].get(head, 0) for head in FLAG_DECISIONS)
+    if changed:
+        return "float32", (f"auto: bfloat16 changed {changed} emergency or prank "
+                           f"decision(s) on the bundle's {check.get('split', '?')} split")
+    return "bfloat16", (f"auto: native bfloat16; no emergency or prank decision changed "
+                        f"on the bundle's "
+                        f"{check.get('split', '?')} split ({check.get('calls', '?')} calls)")
+
+
+def record_precision_check(path: str, check: Mapping[str, Any]) -> None:
+    """Store ``check`` (:func:`models.evaluate.precision_check`) under
+    ``precision_checks[check["precision"]]`` in the ``bundle.json`` of the bundle at
+    ``path`` (local or ``gs://``), replacing an earlier check of that precision; the
+    model and the other files are left as they are. Raises :class:`BundleError`.
+    """
+    path = path.rstrip("/")
+    manifest, _, _ = _read_checked_manifest(path, expected_config=None)
+    record = {key: value for key, value in check.items() if key != "precision"}
+    manifest[PRECISION_CHECKS_KEY] = {**manifest.get(PRECISION_CHECKS_KEY, {}),
+                                      check["precision"]: record}
+    _check_manifest(manifest, path=path)
+    text = _to_json(manifest, what="metadata")
+    target = FileSystems.join(path, MANIFEST_FILE)
+    try:
+        if _is_local(path):
+            staging = f"{target}.tmp-{os.getpid()}"
+            with open(staging, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(staging, target)
+        else:
+            with FileSystems.create(target, mime_type="application/json",
+                                    compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                handle.write(text.encode("utf-8"))
+    except OSError as exc:
+        raise BundleError(f"cannot write {MANIFEST_FILE} of bundle {path!r}: {exc}") from exc
 
 
 def predict_windows(bundle: ModelBundle, inputs: Mapping[str, np.ndarray], *,

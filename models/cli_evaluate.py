@@ -11,7 +11,8 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from models.bundle import PRECISIONS, load_bundle, with_precision
+from models.bundle import (PRECISION_CHOICES, load_bundle, native_bfloat16, resolve_precision,
+                           with_precision)
 from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
 from models.evaluate import evaluate_bundle, format_metrics
 from transforms import spec
@@ -24,9 +25,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", choices=spec.SPLITS + ("all",),
                         help="which calls to evaluate (default: %(default)s)")
     parser.add_argument("--out", default=None, help="write the metrics as JSON here")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="arithmetic of the model, as the nightly job's "
-                             "--inference_precision (default: %(default)s)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                        help="arithmetic of the model, chosen as the nightly job's "
+                             "--inference_precision chooses it (default: %(default)s)")
 
 
 def write_json(path: str, value: dict) -> None:
@@ -40,12 +41,15 @@ def write_json(path: str, value: dict) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     reject_unknown(args)
-    bundle = with_precision(load_bundle(args.bundle), args.precision)
+    bundle = load_bundle(args.bundle)
+    precision, reason = resolve_precision(args.precision, metadata=bundle.metadata,
+                                          native=native_bfloat16())
+    bundle = with_precision(bundle, precision)
     metrics = evaluate_bundle(bundle, archive=args.archive, split=args.split,
                               cache_dir=cache_dir(args), workers=args.workers)
-    metrics["inference_precision"] = args.precision
+    metrics["inference_precision"] = precision
     print(format_metrics(metrics, title=f"{bundle.model_name} {bundle.model_version} "
-                                        f"({args.precision}): {args.split} split of "
+                                        f"({precision}, {reason}): {args.split} split of "
                                         f"{args.archive}"))
     if args.out:
         write_json(args.out, metrics)

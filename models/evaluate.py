@@ -9,13 +9,14 @@ are the ones the triage job will show. :func:`evaluate_bundle` is ``call-triage 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from models.aggregate import CallScores, aggregate_windows
-from models.bundle import ModelBundle, predict_windows
+from models.bundle import ModelBundle, predict_windows, with_precision
 from models.dataset import WindowSet, load_archive_features, split_calls, window_set
 from transforms import spec
 from transforms.errors import ConfigError
@@ -191,6 +192,55 @@ def score_calls(bundle: ModelBundle, windows: WindowSet, *, batch_size: int = 64
     return ScoredWindows(outputs=outputs, calls=calls)
 
 
+#: Call scores a precision check compares (the ``CallScores`` fields ``<head>_score``).
+SCORE_HEADS = ("emergency", "audio", "text", "prank")
+
+
+def compare_precisions(*, reference: Sequence[CallScores], candidate: Sequence[CallScores],
+                       thresholds: Mapping[str, float]) -> dict:
+    """How far the call scores ``candidate`` stray from ``reference`` (the same calls, in
+    order; e.g. bfloat16 against float32).
+
+    Returns ``{"calls", "max_score_change": {head: largest |difference|} over the
+    :data:`SCORE_HEADS` the model has, "decisions_changed": {head: calls on the other side
+    of the head's threshold} for each threshold (``"emergency"``, ``"prank"``), plus
+    ``"category"``: calls whose top category differs}``.
+    """
+    if len(reference) != len(candidate) or not reference:
+        raise ConfigError(f"cannot compare {len(candidate)} calls with {len(reference)}")
+
+    def scores(calls: Sequence[CallScores], head: str) -> np.ndarray:
+        return np.array([getattr(score, f"{head}_score") for score in calls], dtype=np.float64)
+
+    heads = [head for head in SCORE_HEADS if getattr(reference[0], f"{head}_score") is not None]
+    changes = {head: round(float(np.max(np.abs(scores(candidate, head)
+                                               - scores(reference, head)))), 6)
+               for head in heads}
+    decisions = {head: int(np.sum((scores(reference, head) >= threshold)
+                                  != (scores(candidate, head) >= threshold)))
+                 for head, threshold in sorted(thresholds.items()) if head in heads}
+    decisions["category"] = sum(mine.category != theirs.category
+                                for mine, theirs in zip(reference, candidate))
+    return {"calls": len(reference), "max_score_change": changes,
+            "decisions_changed": decisions}
+
+
+def precision_check(bundle: ModelBundle, windows: WindowSet, *, split: str,
+                    precision: str = "bfloat16",
+                    reference: Optional[ScoredWindows] = None) -> dict:
+    """Score ``windows`` with float32 ``bundle`` (or take its ``reference`` scores) and in
+    ``precision``, and compare them at the bundle's thresholds
+    (:func:`compare_precisions`), plus ``precision``, ``split``, ``windows`` and
+    ``checked_at``: the record :func:`models.bundle.record_precision_check` stores."""
+    reference = reference or score_calls(bundle, windows)
+    candidate = score_calls(with_precision(bundle, precision), windows)
+    return {"precision": precision, "split": split, "windows": windows.n_windows,
+            **compare_precisions(reference=reference.calls, candidate=candidate.calls,
+                                 thresholds=bundle.thresholds),
+            "checked_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds")}
+
+
 def choose_thresholds(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores]
                       ) -> dict[str, float]:
     """Thresholds from one split (the validation split): ``"emergency"`` with recall ≥
@@ -243,6 +293,16 @@ def call_metrics(*, windows: WindowSet, scored: ScoredWindows,
     return metrics
 
 
+def format_precision_check(check: Mapping) -> str:
+    """One line on a :func:`precision_check`: its largest score changes and changed
+    decisions."""
+    changes = ", ".join(f"{head} {value:.4f}" for head, value in
+                        check["max_score_change"].items())
+    decisions = ", ".join(f"{head} {count}" for head, count in
+                          check["decisions_changed"].items())
+    return f"largest call-score change {changes}; decisions changed: {decisions}"
+
+
 def _percent(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
@@ -281,13 +341,11 @@ def format_metrics(metrics: Mapping, *, title: str) -> str:
     return "\n".join(lines)
 
 
-def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
-                    workers: Optional[int] = None) -> dict:
-    """``call-triage evaluate``: the :func:`call_metrics` of ``bundle`` on one split of a
-    labelled archive (``split`` one of ``spec.SPLITS`` or ``"all"``), at the bundle's
-    thresholds, plus ``archive``, ``split``, ``model_name``, ``model_version`` and
-    ``n_errors`` (calls that could not be featurised). Raises ConfigError when the split
-    has no labelled call."""
+def split_windows(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
+                  workers: Optional[int] = None) -> tuple[WindowSet, int]:
+    """The windows of one split of a labelled archive (``split`` one of ``spec.SPLITS`` or
+    ``"all"``) as ``bundle`` takes them, and the number of calls that could not be
+    featurised. Raises ConfigError when the split has no labelled call."""
     if split not in spec.SPLITS + ("all",):
         raise ConfigError(f"split={split!r} must be one of {spec.SPLITS + ('all',)}")
     features = load_archive_features(archive, config=bundle.config, cache_dir=cache_dir,
@@ -298,8 +356,18 @@ def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir:
         raise ConfigError(f"archive {archive!r} has no labelled calls in split {split!r}")
     windows = window_set(calls, vocab=bundle.vocabulary, config=bundle.config,
                          input_names=bundle.input_names)
+    return windows, len(features.errors)
+
+
+def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
+                    workers: Optional[int] = None) -> dict:
+    """``call-triage evaluate``: the :func:`call_metrics` of ``bundle`` on one split of a
+    labelled archive (:func:`split_windows`), at the bundle's thresholds, plus
+    ``archive``, ``split``, ``model_name``, ``model_version`` and ``n_errors`` (calls that
+    could not be featurised)."""
+    windows, n_errors = split_windows(bundle, archive=archive, split=split,
+                                      cache_dir=cache_dir, workers=workers)
     metrics = call_metrics(windows=windows, scored=score_calls(bundle, windows),
                            thresholds=bundle.thresholds)
     return {"archive": archive, "split": split, "model_name": bundle.model_name,
-            "model_version": bundle.model_version, "n_errors": len(features.errors),
-            **metrics}
+            "model_version": bundle.model_version, "n_errors": n_errors, **metrics}

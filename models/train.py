@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from models import builders
-from models.bundle import ModelBundle, save_bundle
+from models.bundle import PRECISION_CHECKS_KEY, ModelBundle, save_bundle
 from models.dataset import (
     ArchiveFeatures,
     WindowSet,
@@ -40,6 +40,8 @@ from models.evaluate import (
     roc_auc,
     choose_thresholds,
     format_metrics,
+    format_precision_check,
+    precision_check,
     score_calls,
 )
 from transforms import spec
@@ -345,6 +347,17 @@ def _figure(value: Optional[float], digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _precision_line(metadata: Mapping[str, Any]) -> str:
+    """The model card's line on the bfloat16 check (:func:`models.evaluate.precision_check`)."""
+    check = metadata.get(PRECISION_CHECKS_KEY, {}).get("bfloat16")
+    if check is None:
+        return ""
+    return (f"- bfloat16 on the {check['split']} split ({check['calls']} calls): "
+            f"{format_precision_check(check)}.\n  With no emergency or prank decision "
+            f"changed, `--inference_precision auto` scores in bfloat16 on CPUs that\n"
+            f"  compute it natively.\n")
+
+
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
     training, test = metadata["training"], metrics["test"]
@@ -374,7 +387,7 @@ Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}
   model audio-only, text-only and prank probabilities; calls take the max over windows.
 - emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
   split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
-
+{_precision_line(metadata)}
 ## Data
 Archive `{training['archive']}` ({training['hours']:.2f} h of audio), split by the
 manifest's `split` column:
@@ -476,6 +489,9 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
     test = score_calls(bundle, windows["test"])
     test_seconds = time.perf_counter() - started
     thresholds = choose_thresholds(calls=windows["validation"].calls, scores=validation.calls)
+    bfloat16_check = precision_check(dataclasses.replace(bundle, thresholds=thresholds),
+                                     windows["validation"], split="validation",
+                                     reference=validation)
     metrics = {
         "validation": call_metrics(windows=windows["validation"], scored=validation,
                                    thresholds=thresholds),
@@ -513,6 +529,8 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "feature_config": f"{config.n_mels} mels x {config.n_frames} frames, "
                               f"fingerprint {config.fingerprint()}",
         },
+        PRECISION_CHECKS_KEY: {"bfloat16": {
+            key: value for key, value in bfloat16_check.items() if key != "precision"}},
     }
     return TrainedModel(
         bundle=dataclasses.replace(bundle, metadata=metadata, thresholds=thresholds,

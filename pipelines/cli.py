@@ -22,6 +22,8 @@ COMMANDS = {
     "synth": ("synth.cli", "generate a synthetic Korean emergency-call archive"),
     "train": ("models.cli_train", "train a model bundle on a labelled archive"),
     "evaluate": ("models.cli_evaluate", "evaluate a model bundle on an archive split"),
+    "check-precision": ("models.cli_check_precision",
+                        "check a bundle's scores in bfloat16 and record the result"),
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
 }

@@ -13,17 +13,21 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
 from models.aggregate import CallScores, aggregate_windows
-from models.bundle import (PRECISIONS, ModelBundle, load_bundle, native_bfloat16,
-                           predict_windows, with_precision)
+from models.bundle import (PRECISION_CHOICES, ModelBundle, load_bundle, native_bfloat16,
+                           predict_windows, resolve_precision, with_precision)
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
 from transforms.worker import freeze_startup_objects
 
 LOG = logging.getLogger(__name__)
+
+#: Namespace of the job's Beam counters (and of RunInference's own metrics).
+METRICS_NAMESPACE = "call_triage"
 
 #: prank reasons, as written to ``prank_reasons``
 TEXT_AUDIO_MISMATCH = "text_audio_mismatch"
@@ -114,32 +118,37 @@ class CallModelHandler(ModelHandler):
     call is a batch of its own; the model runs 64 windows at a time). A batch the model
     rejects is retried call by call, so one bad call fails alone. The bundle (model +
     vocabulary + feature config) is loaded once per worker process by RunInference and
-    shared by the process's threads; it computes in ``precision``
-    (:func:`models.bundle.with_precision`).
+    shared by the process's threads; it computes in ``precision``, which each worker
+    resolves for its own CPU (:func:`models.bundle.resolve_precision`), and counts the
+    windows it scores in :func:`scored_windows_counter` of that precision.
     """
 
     def __init__(self, bundle_path: str, *, max_batch_size: int = 128,
-                 precision: str = "float32"):
+                 precision: str = "auto"):
         super().__init__()
         if max_batch_size < 1:
             raise ConfigError(f"max_batch_size={max_batch_size} must be >= 1")
-        if precision not in PRECISIONS:
-            raise ConfigError(f"precision={precision!r} must be one of {PRECISIONS}")
+        if precision not in PRECISION_CHOICES:
+            raise ConfigError(f"precision={precision!r} must be one of {PRECISION_CHOICES}")
         self._bundle_path = bundle_path
         self._max_batch_size = max_batch_size
         self._precision = precision
 
     def load_model(self) -> ModelBundle:
-        """Load the bundle in the handler's precision, then freeze the start-up objects
-        (the model's included) out of the garbage collector's full passes
+        """Load the bundle in the precision resolved for this CPU, then freeze the
+        start-up objects (the model's included) out of the garbage collector's full passes
         (:func:`freeze_startup_objects`)."""
-        if self._precision == "bfloat16" and native_bfloat16() is False:
+        bundle = load_bundle(self._bundle_path)
+        native = native_bfloat16()
+        precision, reason = resolve_precision(self._precision, metadata=bundle.metadata,
+                                              native=native)
+        if precision == "bfloat16" and native is False:
             LOG.warning("this CPU has no native bfloat16 (avx512_bf16 or amx_bf16): "
                         "bfloat16 inference is emulated and slower than float32")
-        bundle = with_precision(load_bundle(self._bundle_path), self._precision)
+        bundle = with_precision(bundle, precision)
         frozen = freeze_startup_objects()
-        LOG.info("loaded model %s %s in %s (%d start-up objects frozen)", bundle.model_name,
-                 bundle.model_version, self._precision, frozen)
+        LOG.info("loaded model %s %s in %s (%s; %d start-up objects frozen)",
+                 bundle.model_name, bundle.model_version, precision, reason, frozen)
         return bundle
 
     def run_inference(
@@ -150,11 +159,16 @@ class CallModelHandler(ModelHandler):
     ) -> Iterable[tuple[CallFeatures, Any]]:
         if not batch:  # BatchElements emits one when a bundle opens with an oversized call
             return []
+        scored = Metrics.counter(METRICS_NAMESPACE, scored_windows_counter(model.precision))
         try:
             outputs = _predict(batch, bundle=model)
         except InferenceError:
-            return [_predict_one(call, bundle=model) for call in batch]
+            results = [_predict_one(call, bundle=model) for call in batch]
+            scored.inc(sum(call.n_windows for call, (_, outputs) in zip(batch, results)
+                           if not isinstance(outputs, InferenceFailure)))
+            return results
         ends = np.cumsum([call.n_windows for call in batch])
+        scored.inc(int(ends[-1]))
         return [(without_audio(call),
                  {name: values[end - call.n_windows:end] for name, values in outputs.items()})
                 for call, end in zip(batch, ends)]
@@ -163,7 +177,7 @@ class CallModelHandler(ModelHandler):
         return sum(call.log_mel.nbytes for call in batch)
 
     def get_metrics_namespace(self) -> str:
-        return "call_triage"
+        return METRICS_NAMESPACE
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         """Batches of up to ``max_batch_size`` windows, filled as far as whole calls allow.
@@ -175,6 +189,11 @@ class CallModelHandler(ModelHandler):
         """
         return {"min_batch_size": self._max_batch_size, "max_batch_size": self._max_batch_size,
                 "element_size_fn": n_windows_of}
+
+
+def scored_windows_counter(precision: str) -> str:
+    """Name of the counter of windows the model scored in ``precision``."""
+    return f"windows_scored_{precision}"
 
 
 def _predict(calls: Sequence[CallFeatures], *, bundle: ModelBundle) -> dict[str, np.ndarray]:

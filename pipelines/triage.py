@@ -27,11 +27,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from models.bundle import PRECISIONS, read_bundle_metadata
+from models.bundle import PRECISION_CHOICES, PRECISIONS, read_bundle_metadata
 from pipelines import reports
 from pipelines.scoring import (
-    CallModelHandler, InferenceFailure, PrankRules, ScoredCall, add_repeat_caller_reason,
-    score_call, verdict)
+    METRICS_NAMESPACE, CallModelHandler, InferenceFailure, PrankRules, ScoredCall,
+    add_repeat_caller_reason, score_call, scored_windows_counter, verdict)
 from transforms.archive import read_transcript
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.errors import ConfigError, InferenceError, ReportError
@@ -47,7 +47,6 @@ CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
 #: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to
 #: download its Prism runner from GitHub and run the job there (no network at run time).
 LOCAL_RUNNER = "FnApiRunner"
-METRICS_NAMESPACE = "call_triage"
 
 
 class TriageOptions(PipelineOptions):
@@ -72,10 +71,13 @@ class TriageOptions(PipelineOptions):
         parser.add_argument("--max_batch_size", "--max-batch-size", dest="max_batch_size",
                             type=int, default=128, help="windows per model call")
         parser.add_argument("--inference_precision", "--inference-precision",
-                            dest="inference_precision", choices=PRECISIONS, default="float32",
-                            help="arithmetic of the model: float32 (as trained; default) or "
-                                 "bfloat16 (~1.8x faster on CPUs with AVX512-BF16 or AMX, "
-                                 "scores move by up to ~0.02)")
+                            dest="inference_precision", choices=PRECISION_CHOICES,
+                            default="auto",
+                            help="arithmetic of the model: float32 (as trained), bfloat16 "
+                                 "(~1.8x faster on CPUs with AVX512-BF16 or AMX; scores move "
+                                 "by up to ~0.02), or auto (default): bfloat16 where the CPU "
+                                 "has it natively and the bundle's bfloat16 check changed no "
+                                 "decision, float32 otherwise; chosen on each worker")
         for field in dataclasses.fields(PrankRules):
             flag = field.name.replace("_", "-")
             parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
@@ -336,6 +338,13 @@ def counter_values(result: beam.runners.runner.PipelineResult) -> dict[str, int]
     return values
 
 
+def windows_by_precision(counters: dict[str, int]) -> dict[str, int]:
+    """Windows the model scored in each precision, from the job's counters (with
+    ``--inference_precision auto`` each worker chooses its own)."""
+    return {precision: counters[scored_windows_counter(precision)] for precision in PRECISIONS
+            if counters.get(scored_windows_counter(precision))}
+
+
 def finish_run(settings: TriageSettings, *, timings: dict[str, float],
                counters: dict[str, int]) -> dict[str, Any]:
     """Check the invariant on the staged reports, publish them, write the summary last.
@@ -378,7 +387,8 @@ def finish_run(settings: TriageSettings, *, timings: dict[str, float],
         "timings": timings,
         "model": {"name": settings.model_name, "version": settings.model_version,
                   "bundle": settings.bundle,
-                  "emergency_threshold": settings.emergency_threshold},
+                  "emergency_threshold": settings.emergency_threshold,
+                  "windows_by_precision": windows_by_precision(counters)},
         "options": settings.describe(),
         "counters": counters,
     }
@@ -423,6 +433,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  emergencies:      {counts['emergencies']}",
         f"  prank candidates: {counts['prank_candidates']}",
         f"  errors:           {counts['errors']} {counts['errors_by_stage'] or ''}".rstrip(),
+        f"  model windows:    " + (", ".join(
+            f"{n} in {precision}" for precision, n in
+            summary['model']['windows_by_precision'].items()) or "none"),
         f"  time:             {summary['timings']['total_s']:.1f} s",
         f"  summary:          {summary['summary_path']}",
         "",

@@ -22,10 +22,14 @@ from models.bundle import (  # noqa: E402
     METRICS_FILE,
     MODEL_CARD_FILE,
     MODEL_FILE,
+    PRECISION_CHECKS_KEY,
     VOCABULARY_FILE,
     load_bundle,
     native_bfloat16,
     predict_windows,
+    read_bundle_metadata,
+    record_precision_check,
+    resolve_precision,
     save_bundle,
     with_precision,
 )
@@ -175,6 +179,57 @@ def test_native_bfloat16_reads_the_cpu_flags(tmp_path) -> None:
     assert native_bfloat16(str(tmp_path / "missing")) is None
 
 
+def _check(**decisions: int) -> dict:
+    return {"precision": "bfloat16", "split": "validation", "calls": 3,
+            "max_score_change": {"emergency": 0.01}, "decisions_changed": decisions}
+
+
+@pytest.mark.parametrize("requested, native, checks, expected, why", [
+    ("float32", True, {"bfloat16": _check(emergency=0)}, "float32", "as requested"),
+    ("bfloat16", False, {}, "bfloat16", "as requested"),
+    ("auto", True, {"bfloat16": _check(emergency=0, prank=0, category=2)}, "bfloat16",
+     "no emergency or prank decision changed on the bundle's validation split (3 calls)"),
+    ("auto", False, {"bfloat16": _check(emergency=0)}, "float32", "no native bfloat16"),
+    ("auto", None, {"bfloat16": _check(emergency=0)}, "float32", "no native bfloat16"),
+    ("auto", True, {}, "float32", "records no bfloat16 check"),
+    ("auto", True, {"bfloat16": _check(emergency=0, prank=1)}, "float32",
+     "bfloat16 changed 1 emergency or prank decision(s)"),
+    ("auto", True, {"bfloat16": _check(emergency=2)}, "float32",
+     "bfloat16 changed 2 emergency or prank decision(s)"),
+])
+def test_auto_precision_needs_native_bfloat16_and_a_check_that_changed_no_flag(
+        requested: str, native, checks: dict, expected: str, why: str) -> None:
+    metadata = {PRECISION_CHECKS_KEY: checks} if checks else {}
+    precision, reason = resolve_precision(requested, metadata=metadata, native=native)
+    assert precision == expected
+    assert why in reason
+    with pytest.raises(ConfigError, match="precision='half' must be one of"):
+        resolve_precision("half", metadata=metadata, native=native)
+
+
+def test_a_recorded_precision_check_replaces_only_its_entry_of_the_manifest(copy: str) -> None:
+    before = read_bundle_metadata(copy)
+    with open(os.path.join(copy, MODEL_FILE), "rb") as handle:
+        model_bytes = handle.read()
+
+    record_precision_check(copy, _check(emergency=1))
+    record_precision_check(copy, {**_check(emergency=0), "archive": "/data/a"})
+
+    after = load_bundle(copy)
+    recorded = {key: value for key, value in _check(emergency=0).items() if key != "precision"}
+    assert after.metadata[PRECISION_CHECKS_KEY] == {"bfloat16": recorded | {"archive": "/data/a"}}
+    assert read_bundle_metadata(copy) == before | {PRECISION_CHECKS_KEY: after.metadata[
+        PRECISION_CHECKS_KEY]}
+    with open(os.path.join(copy, MODEL_FILE), "rb") as handle:
+        assert handle.read() == model_bytes
+    assert not [name for name in os.listdir(copy) if name not in BUNDLE_FILES]
+    assert resolve_precision("auto", metadata=after.metadata, native=True)[0] == "bfloat16"
+    with pytest.raises(BundleError, match="needs decisions_changed"):
+        record_precision_check(copy, {"precision": "bfloat16", "decisions_changed": {}})
+    assert load_bundle(copy).metadata[PRECISION_CHECKS_KEY] == after.metadata[
+        PRECISION_CHECKS_KEY]  # a refused check leaves the manifest as it was
+
+
 def test_saving_again_replaces_the_bundle(copy: str, model: keras.Model,
                                           vocabulary: Vocabulary) -> None:
     _save(copy, model=model, vocabulary=vocabulary, model_version="v2",
@@ -233,6 +288,13 @@ def test_malformed_manifest_json(copy: str) -> None:
     ({"thresholds": {"emergency": 1.5}}, "threshold 'emergency'=1.5 must be a number in [0, 1]"),
     ({"input_names": ["logmel"]}, "lists inputs ['logmel'] but the model takes "
                                   "['logmel', 'tokens']"),
+    ({PRECISION_CHECKS_KEY: []}, "precision_checks=[] must be a JSON object"),
+    ({PRECISION_CHECKS_KEY: {"float16": {"decisions_changed": {"emergency": 0}}}},
+     "has a check for 'float16'; lower precisions are ('bfloat16',)"),
+    ({PRECISION_CHECKS_KEY: {"bfloat16": {"decisions_changed": {"emergency": -1}}}},
+     "needs decisions_changed as {head: count >= 0}"),
+    ({PRECISION_CHECKS_KEY: {"bfloat16": {"calls": 3}}},
+     "needs decisions_changed as {head: count >= 0}"),
 ])
 def test_bad_manifest_values(copy: str, change: dict, message: str) -> None:
     _edit_json(copy, MANIFEST_FILE, **change)
@@ -378,6 +440,9 @@ def test_gcs_round_trip_and_missing_files(gcs_emulator, small_cnn_bundle: str,
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-6)
     assert "does not exist or is empty" in _load_error(f"{gcs_bucket}/models/absent")
+    record_precision_check(remote_path, _check(emergency=0))
+    assert load_bundle(remote_path, expected_config=SMALL).metadata[PRECISION_CHECKS_KEY][
+        "bfloat16"]["decisions_changed"] == {"emergency": 0}
     FileSystems.delete([f"{gcs_bucket}/models/cnn/{MODEL_CARD_FILE}"])
     assert _load_error(remote_path, expected_config=SMALL).endswith(
         f"is missing {MODEL_CARD_FILE}")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
+from models.aggregate import CallScores
+from models.bundle import (PRECISION_CHECKS_KEY, load_bundle, native_bfloat16,
+                           read_bundle_metadata, resolve_precision)
 from models.evaluate import (
     binary_metrics,
     choose_threshold,
+    compare_precisions,
     confusion,
     log_loss,
     roc_auc,
@@ -119,7 +124,8 @@ def test_evaluate_cli_writes_call_level_metrics(tiny_bundle, tiny_archive, featu
     metrics = json.loads(out.read_text(encoding="utf-8"))
     assert set(metrics) == EXPECTED_KEYS
     assert metrics["split"] == "test" and metrics["model_name"] == "multimodal"
-    assert metrics["inference_precision"] == "float32"
+    assert metrics["inference_precision"] == resolve_precision(
+        "auto", metadata=read_bundle_metadata(tiny_bundle), native=native_bfloat16())[0]
     assert metrics["n_calls"] == 6 and metrics["n_windows"] == 6
     assert sum(metrics["confusion_matrix"].values()) == 6
     assert metrics["accuracy"] >= 5 / 6
@@ -141,3 +147,61 @@ def test_evaluate_cli_reports_a_missing_bundle(tiny_archive, tmp_path, capsys):
     status = main(["evaluate", "--bundle", str(tmp_path / "nope"), "--archive", tiny_archive])
     assert status == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _scores(emergency: float, prank: float | None, category: str = "fire") -> CallScores:
+    return CallScores(emergency_score=emergency, audio_score=None if prank is None else 0.2,
+                      text_score=None if prank is None else 0.9, prank_score=prank,
+                      category=category, category_score=0.6, evidence_start_s=0.0,
+                      evidence_end_s=7.0, evidence_window_index=0, n_windows=1)
+
+
+def test_compare_precisions_counts_calls_that_cross_a_threshold_or_change_category():
+    reference = [_scores(0.50, 0.10), _scores(0.70, 0.69), _scores(0.20, 0.95, "theft")]
+    candidate = [_scores(0.49, 0.10), _scores(0.71, 0.70), _scores(0.23, 0.95, "robbery")]
+
+    check = compare_precisions(reference=reference, candidate=candidate,
+                               thresholds={"emergency": 0.5, "prank": 0.7})
+
+    assert check["calls"] == 3
+    assert check["decisions_changed"] == {"emergency": 1, "prank": 1, "category": 1}
+    assert check["max_score_change"] == {"emergency": pytest.approx(0.03),
+                                         "audio": 0.0, "text": 0.0, "prank": pytest.approx(0.01)}
+    audio_only = compare_precisions(reference=[_scores(0.4, None)],
+                                    candidate=[_scores(0.6, None)],
+                                    thresholds={"emergency": 0.5, "prank": 0.7})
+    assert audio_only["decisions_changed"] == {"emergency": 1, "category": 0}
+    assert audio_only["max_score_change"] == {"emergency": pytest.approx(0.2)}
+    with pytest.raises(ConfigError, match="cannot compare 1 calls with 3"):
+        compare_precisions(reference=reference, candidate=candidate[:1],
+                           thresholds={"emergency": 0.5})
+
+
+def test_train_records_a_bfloat16_check_and_check_precision_reproduces_it(
+        tiny_bundle, tiny_archive, feature_cache, tmp_path, capsys):
+    bundle = str(tmp_path / "bundle")
+    shutil.copytree(tiny_bundle, bundle)
+    metadata = read_bundle_metadata(bundle)
+    trained = metadata[PRECISION_CHECKS_KEY]["bfloat16"]
+    assert trained["split"] == "validation"
+    assert trained["calls"] == metadata["training"]["splits"]["validation"]["calls"]
+    assert set(trained["decisions_changed"]) == set(metadata["thresholds"]) | {"category"}
+    assert 0 < max(trained["max_score_change"].values()) < 0.05  # bfloat16 really ran
+    with open(f"{bundle}/MODEL_CARD.md", encoding="utf-8") as handle:
+        assert f"bfloat16 on the validation split ({trained['calls']} calls)" in handle.read()
+    capsys.readouterr()
+
+    assert main(["check-precision", "--bundle", bundle, "--archive", tiny_archive,
+                 "--split", "test", "--dry-run", "--cache-dir", feature_cache]) == 0
+    assert "on the test split (6 calls, 6 windows)" in capsys.readouterr().out
+    assert read_bundle_metadata(bundle)[PRECISION_CHECKS_KEY]["bfloat16"] == trained
+
+    assert main(["check-precision", "--bundle", bundle, "--archive", tiny_archive,
+                 "--cache-dir", feature_cache]) == 0
+    printed = capsys.readouterr().out
+    assert "decisions changed: emergency" in printed and f"recorded in {bundle}" in printed
+    checked = load_bundle(bundle).metadata[PRECISION_CHECKS_KEY]["bfloat16"]
+    assert checked["archive"] == tiny_archive and checked["checked_at"] >= trained["checked_at"]
+    assert checked["decisions_changed"] == trained["decisions_changed"]
+    for head, change in trained["max_score_change"].items():
+        assert checked["max_score_change"][head] == pytest.approx(change, abs=1e-5)

@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 
+from models.bundle import PRECISIONS, native_bfloat16, read_bundle_metadata, resolve_precision
 from pipelines import reports
 from pipelines.triage import DEFAULT_BUNDLE, LOCAL_RUNNER, run
 
@@ -100,18 +101,27 @@ def test_gcs_to_gcs_end_to_end(small_archive, in_process, gcs_emulator):
 
 def test_bfloat16_inference_gives_the_same_verdicts_with_close_scores(small_archive,
                                                                       in_process, tmp_path):
-    out, summary = in_process
-    bf16_out = str(tmp_path / "reports")
+    auto_out, auto = in_process
+    outs = {precision: str(tmp_path / precision) for precision in PRECISIONS}
+    summaries = {precision: _run(str(small_archive), out, f"--inference_precision={precision}")
+                 for precision, out in outs.items()}
+    rows = {precision: _rows(out) for precision, out in outs.items()}
+    windows = sum(auto["model"]["windows_by_precision"].values())
 
-    bf16 = _run(str(small_archive), bf16_out, "--inference_precision=bfloat16")
-
-    assert bf16["options"]["inference_precision"] == "bfloat16"
-    assert summary["options"]["inference_precision"] == "float32"
-    assert bf16["counts"] == summary["counts"]
-    for mine, theirs in zip(_rows(bf16_out), _rows(out)):
+    for precision, summary in summaries.items():
+        assert summary["options"]["inference_precision"] == precision
+        assert summary["model"]["windows_by_precision"] == {precision: windows}
+        assert summary["counts"] == auto["counts"]
+    for mine, theirs in zip(rows["bfloat16"], rows["float32"]):
         assert (mine["call_id"], mine["flag"]) == (theirs["call_id"], theirs["flag"])
         for column in ("emergency_score", "audio_score", "prank_score"):
             assert mine[column] == pytest.approx(theirs[column], abs=0.03), column
+    # auto (the default) scored as the precision it resolves to on this CPU
+    chosen, _ = resolve_precision("auto", metadata=read_bundle_metadata(DEFAULT_BUNDLE),
+                                  native=native_bfloat16())
+    assert auto["options"]["inference_precision"] == "auto"
+    assert auto["model"]["windows_by_precision"] == {chosen: windows}
+    _assert_same_calls(_rows(auto_out), rows[chosen])
 
 
 def test_the_default_runner_is_local_and_never_fetches_prism(small_archive, tmp_path, caplog):

@@ -11,6 +11,7 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that, equal_to
 
 from models.aggregate import CallScores
+from models.bundle import native_bfloat16, read_bundle_metadata, resolve_precision
 from pipelines.scoring import (
     MODEL_PRANK,
     REPEAT_CALLER,
@@ -226,6 +227,17 @@ def test_handler_rejects_bad_settings():
         CallModelHandler(DEFAULT_BUNDLE, max_batch_size=0)
     with pytest.raises(ConfigError, match="precision='half'"):
         CallModelHandler(DEFAULT_BUNDLE, precision="half")
+
+
+def test_handler_loads_the_model_in_the_precision_resolved_for_this_cpu():
+    metadata = read_bundle_metadata(DEFAULT_BUNDLE)
+    expected, _ = resolve_precision("auto", metadata=metadata, native=native_bfloat16())
+
+    assert CallModelHandler(DEFAULT_BUNDLE).load_model().precision == expected
+    assert CallModelHandler(DEFAULT_BUNDLE, precision="float32").load_model().precision == (
+        "float32")
+    # the shipped bundle carries a bfloat16 check that lets auto use it where it is native
+    assert resolve_precision("auto", metadata=metadata, native=True)[0] == "bfloat16"
 
 
 def test_window_inputs_stack_calls_in_order_and_leave_one_call_uncopied():

@@ -1,0 +1,47 @@
+"""``call-triage check-precision``: may this bundle score in bfloat16?
+
+    call-triage check-precision --bundle models/bundled/multimodal \
+        --archive /work/data/corpus2000 --split validation
+
+Scores one split of a labelled archive in float32 and in bfloat16, prints how far the
+call scores moved and how many decisions changed (emergency and prank at the bundle's
+thresholds, top category), and records that in the bundle's ``bundle.json``
+(``precision_checks``), where ``--inference_precision auto`` reads it. ``call-triage
+train`` records the same check on its validation split.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from models.bundle import load_bundle, native_bfloat16, record_precision_check
+from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
+from models.evaluate import format_precision_check, precision_check, split_windows
+from transforms import spec
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", required=True, help="model bundle folder (or gs://)")
+    add_archive_arguments(parser)
+    parser.add_argument("--split", default="validation", choices=spec.SPLITS + ("all",),
+                        help="which calls to check on (default: %(default)s, the split the "
+                             "thresholds were chosen on)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the check without recording it in the bundle")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    reject_unknown(args)
+    bundle = load_bundle(args.bundle)
+    windows, _ = split_windows(bundle, archive=args.archive, split=args.split,
+                               cache_dir=cache_dir(args), workers=args.workers)
+    check = precision_check(bundle, windows, split=args.split)
+    print(f"{bundle.model_name} {bundle.model_version}, {check['precision']} against float32 "
+          f"on the {check['split']} split ({check['calls']} calls, {check['windows']} "
+          f"windows):\n  {format_precision_check(check)}")
+    if not native_bfloat16():
+        print("  this CPU emulates bfloat16: the check holds, but scoring in it is slower here")
+    if not args.dry_run:
+        record_precision_check(args.bundle, {**check, "archive": args.archive})
+        print(f"recorded in {args.bundle}")
+    return 0
