@@ -554,9 +554,9 @@ def resolve_precision(requested: str, *, metadata: Mapping[str, Any], native: bo
     if changed:
         return "float32", (f"auto: bfloat16 changed {changed} emergency or prank "
                            f"decision(s) on the bundle's {check.get('split', '?')} split")
-    return "bfloat16", (f"auto: native bfloat16; no emergency or prank decision changed "
-                        f"on the bundle's "
-                        f"{check.get('split', '?')} split ({check.get('calls', '?')} calls)")
+    return "bfloat16", (f"auto: native bfloat16; no emergency or prank decision changed on "
+                        f"the bundle's {check.get('split', '?')} split "
+                        f"({check.get('calls', '?')} calls)")
 
 
 def record_precision_check(path: str, check: Mapping[str, Any]) -> None:

@@ -13,6 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from models.aggregate import CallScores
 from models.bundle import native_bfloat16, read_bundle_metadata, resolve_precision
 from pipelines.scoring import (
+    METRICS_NAMESPACE,
     MODEL_PRANK,
     REPEAT_CALLER,
     TEXT_AUDIO_MISMATCH,
@@ -145,13 +146,20 @@ class _RecordingHandler(CallModelHandler):
 def _run_handler(calls: list[CallFeatures], *, max_batch_size: int) -> dict[str, tuple]:
     """Run the calls through RunInference with the bundled model; ``{call_id: prediction}``."""
     _RecordingHandler.batches, _RecordingHandler.results = [], {}
-    with beam.Pipeline() as pipeline:
-        predicted = (pipeline
-                     | beam.Create(calls)
-                     | RunInference(_RecordingHandler(DEFAULT_BUNDLE,
-                                                      max_batch_size=max_batch_size)))
-        assert_that(predicted | beam.Map(lambda pair: pair[0].record.call_id),
-                    equal_to([call.record.call_id for call in calls]))
+    pipeline = beam.Pipeline()
+    predicted = (pipeline
+                 | beam.Create(calls)
+                 | RunInference(_RecordingHandler(DEFAULT_BUNDLE,
+                                                  max_batch_size=max_batch_size)))
+    assert_that(predicted | beam.Map(lambda pair: pair[0].record.call_id),
+                equal_to([call.record.call_id for call in calls]))
+    result = pipeline.run()
+    result.wait_until_finish()
+    _RecordingHandler.scored_windows = {
+        counter.key.metric.name: counter.committed
+        for counter in result.metrics().query()["counters"]
+        if counter.key.metric.namespace == METRICS_NAMESPACE
+        and counter.key.metric.name.startswith("windows_scored_")}
     return _RecordingHandler.results
 
 
@@ -167,6 +175,8 @@ def test_run_inference_batches_whole_calls_by_their_windows():
     assert len(_RecordingHandler.batches) < len(calls)
     assert all(count <= 4 for count in windows)
     assert all(first + second > 4 for first, second in zip(windows, windows[1:]))
+    assert sum(_RecordingHandler.scored_windows.values()) == 10
+    assert len(_RecordingHandler.scored_windows) == 1  # one precision per worker
     for call in calls:
         kept, outputs = results[call.record.call_id]
         assert kept.log_mel.size == 0
@@ -204,6 +214,7 @@ def test_a_call_the_model_rejects_fails_alone():
 
     assert isinstance(results["bad"][1], InferenceFailure)
     assert "NaN" in results["bad"][1].message
+    assert sum(_RecordingHandler.scored_windows.values()) == 2  # the good call's windows
     assert results["good"][1]["emergency"].shape == (2,)
 
 
