@@ -32,7 +32,6 @@ from pipelines import reports
 from pipelines.scoring import (
     METRICS_NAMESPACE, CallModelHandler, InferenceFailure, PrankRules, ScoredCall,
     add_repeat_caller_reason, score_call, scored_windows_counter, verdict)
-from transforms.archive import read_transcript
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.errors import ConfigError, InferenceError, ReportError
 from transforms.records import CallError
@@ -218,9 +217,11 @@ def parse_started_at(value: Optional[str]) -> Optional[dt.datetime]:
     return parsed.astimezone(dt.timezone.utc)
 
 
-def call_row(call: ScoredCall, *, settings: TriageSettings, transcript: Optional[str],
-             scored_at: dt.datetime) -> dict[str, Any]:
-    """One row of the ``calls`` report (:func:`pipelines.reports.calls_schema`)."""
+def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.datetime
+             ) -> dict[str, Any]:
+    """One row of the ``calls`` report (:func:`pipelines.reports.calls_schema`); with
+    ``settings.include_transcripts``, the transcript the features step kept in the
+    call's record (``ExtractFeatures(keep_transcript=True)``, so it is read once)."""
     scores = call.scores
     reason_scores = [score for _, score in call.reasons]
     prank_score = max(reason_scores + [scores.prank_score or 0.0])
@@ -250,7 +251,7 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, transcript: Optional
         "scored_at": scored_at,
     }
     if settings.include_transcripts:
-        row["transcript"] = transcript
+        row["transcript"] = call.record.transcript
     return row
 
 
@@ -265,10 +266,7 @@ class _CallRowsFn(beam.DoFn):
         _, calls = group
         scored_at = dt.datetime.now(dt.timezone.utc)
         for call in add_repeat_caller_reason(list(calls), rules=self._settings.rules):
-            transcript = (read_transcript(call.record)
-                          if self._settings.include_transcripts else None)
-            row = call_row(call, settings=self._settings, transcript=transcript,
-                           scored_at=scored_at)
+            row = call_row(call, settings=self._settings, scored_at=scored_at)
             _count("calls_scored").inc()
             _count(f"flagged_{row['flag']}").inc()
             yield row
@@ -291,7 +289,8 @@ def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None
      | "IdsAsJson" >> beam.Map(json.dumps)
      | "WriteInputIds" >> beam.io.WriteToText(
          FileSystems.join(staging, reports.INPUTS, "ids"), file_name_suffix=".jsonl"))
-    features = listed[CALLS] | "ExtractFeatures" >> ExtractFeatures(settings.config)
+    features = listed[CALLS] | "ExtractFeatures" >> ExtractFeatures(
+        settings.config, keep_transcript=settings.include_transcripts)
     aggregated = (
         features[CALLS]
         | "RunInference" >> RunInference(

@@ -78,11 +78,13 @@ class _ExtractFeaturesFn(beam.DoFn):
     holds at most its in-flight calls' log-mel (150 KB per 7-s window). Set-up, once per worker
     process: BLAS limited to one thread, freed memory kept for reuse and start-up objects
     frozen (:mod:`transforms.worker`), and the tokenizer's JVM loading in the background.
+    ``keep_transcript``: see :func:`~transforms.features.extract_call_features`.
     """
 
-    def __init__(self, config: FeatureConfig):
+    def __init__(self, config: FeatureConfig, *, keep_transcript: bool = False):
         super().__init__()
         self._config = config
+        self._keep_transcript = keep_transcript
         self._tokenizer: OktTokenizer | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._in_flight: collections.deque[_InFlight] = collections.deque()
@@ -101,7 +103,8 @@ class _ExtractFeaturesFn(beam.DoFn):
     def process(self, record: CallRecord, timestamp=beam.DoFn.TimestampParam,
                 window=beam.DoFn.WindowParam) -> Iterator[Any]:
         future = self._pool.submit(extract_call_features, record, config=self._config,
-                                   tokenizer=self._tokenizer)
+                                   tokenizer=self._tokenizer,
+                                   keep_transcript=self._keep_transcript)
         self._in_flight.append(_InFlight(record, future, timestamp, window))
         if len(self._in_flight) > 2 * POOL_THREADS:
             yield self._finish_oldest()
@@ -123,13 +126,16 @@ class _ExtractFeaturesFn(beam.DoFn):
 
 
 class ExtractFeatures(beam.PTransform):
-    """``PCollection[CallRecord]`` → ``{"calls": PCollection[CallFeatures], "errors": ...}``."""
+    """``PCollection[CallRecord]`` → ``{"calls": PCollection[CallFeatures], "errors": ...}``;
+    with ``keep_transcript`` each call's record carries its transcript text."""
 
-    def __init__(self, config: FeatureConfig):
+    def __init__(self, config: FeatureConfig, *, keep_transcript: bool = False):
         super().__init__()
         self._config = config
+        self._keep_transcript = keep_transcript
 
     def expand(self, records):
-        outputs = records | "Featurise" >> beam.ParDo(
-            _ExtractFeaturesFn(self._config)).with_outputs(ERRORS, main=CALLS)
+        outputs = records | "Featurise" >> beam.ParDo(_ExtractFeaturesFn(
+            self._config, keep_transcript=self._keep_transcript)).with_outputs(
+                ERRORS, main=CALLS)
         return {CALLS: outputs[CALLS], ERRORS: outputs[ERRORS]}

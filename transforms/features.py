@@ -40,9 +40,12 @@ class CallFeatures:
 
 
 def extract_call_features(
-    record: CallRecord, *, config: FeatureConfig, tokenizer: OktTokenizer
+    record: CallRecord, *, config: FeatureConfig, tokenizer: OktTokenizer,
+    keep_transcript: bool = False,
 ) -> CallFeatures:
-    """Read, decode and featurise one call.
+    """Read, decode and featurise one call. With ``keep_transcript`` the result's record
+    holds the transcript text inline (read once, for reports that include it); otherwise
+    the record is ``record`` as given.
 
     Raises the :class:`~transforms.errors.CallInputError` subclass of the stage that failed:
     ``SourceError``/``TranscriptError`` (read), ``AudioError`` (decode),
@@ -57,7 +60,7 @@ def extract_call_features(
     if not np.isfinite(audio.log_mel).all():
         raise FeatureError(f"non-finite log-mel values for {record.audio_uri}")
     return CallFeatures(
-        record=record,
+        record=dataclasses.replace(record, transcript=transcript) if keep_transcript else record,
         log_mel=audio.log_mel,
         window_starts_s=audio.window_starts_s,
         tokens=tuple(pending_tokens.result()) if pending_tokens is not None else (),

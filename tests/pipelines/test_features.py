@@ -146,3 +146,20 @@ def test_features_job_writes_parquet_that_accounts_for_every_row(mixed_archive, 
     assert "missing.wav" in messages["missing"]
     assert "empty" in messages["empty"]
     assert "outside the archive root" in messages["escape"]
+
+
+def test_extract_features_keeps_the_transcript_it_read_only_when_asked(mixed_archive):
+    def texts(features, label: str):
+        return features[CALLS] | label >> beam.Map(lambda call: (call.record.call_id,
+                                                                 call.record.transcript))
+
+    with BeamTestPipeline() as pipeline:
+        listed = pipeline | ReadArchive(str(mixed_archive))
+        kept = listed[CALLS] | "Keep" >> ExtractFeatures(DEFAULT_FEATURES, keep_transcript=True)
+        plain = listed[CALLS] | "Plain" >> ExtractFeatures(DEFAULT_FEATURES)
+        assert_that(texts(kept, "KeptTexts"), equal_to([
+            ("fire", "집에 불이 났어요 빨리 와 주세요"), ("stereo", ""), ("long", "불이 났어요")]),
+            label="kept")
+        assert_that(texts(plain, "PlainTexts"), equal_to([
+            ("fire", "집에 불이 났어요 빨리 와 주세요"), ("stereo", None), ("long", None)]),
+            label="plain")

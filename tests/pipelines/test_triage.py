@@ -158,3 +158,30 @@ def test_long_call_evidence_lies_in_its_emergency_episode(night):
     assert row["flag"] == "emergency"
     # the evidence window overlaps the planted episode
     assert row["evidence_start_s"] < end and row["evidence_end_s"] > start
+
+
+def test_included_transcripts_are_the_ones_the_call_was_scored_with(tmp_path):
+    inline, sidecar = _example_rows()[:2]
+    archive = tmp_path / "archive"
+    (archive / "audio").mkdir(parents=True)
+    for row in (inline, sidecar):
+        shutil.copy(os.path.join(EXAMPLE, row["audio"]), archive / row["audio"])
+    (archive / "audio" / "sidecar.txt").write_bytes(sidecar["transcript"].encode("cp949"))
+    with open(archive / "manifest.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["call_id", "audio", "transcript",
+                                                    "transcript_path"], restval="")
+        writer.writeheader()
+        writer.writerow({key: inline[key] for key in ("call_id", "audio", "transcript")})
+        writer.writerow({"call_id": sidecar["call_id"], "audio": sidecar["audio"],
+                         "transcript_path": "audio/sidecar.txt"})
+    out = tmp_path / "reports"
+
+    run([f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
+         f"--run_date={RUN_DATE}", "--caller_hash_key=k", "--include_transcripts"],
+        environ={}, today=dt.date(2026, 11, 23))
+
+    table = pq.read_table(str(out / "calls" / f"run_date={RUN_DATE}"))
+    assert table.schema.equals(reports.calls_schema(include_transcript=True),
+                               check_metadata=False)
+    assert dict(zip(table["call_id"].to_pylist(), table["transcript"].to_pylist())) == {
+        inline["call_id"]: inline["transcript"], sidecar["call_id"]: sidecar["transcript"]}
