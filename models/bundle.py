@@ -476,8 +476,9 @@ def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
     under Keras's ``mixed_bfloat16`` policy with the same float32 weights, but for the
     output heads, which stay float32 (a bfloat16 probability has only ~3 digits). On the
     2-core AVX512-BF16 development machine the bundled model ran 1.8x faster per window
-    and the scores of corpus2000's 308 test calls moved by at most 0.018, none across the
-    emergency threshold; as that threshold was chosen in float32, a bundle's own check
+    and the call scores of corpus2000 moved by at most 0.019 (validation) and 0.015
+    (test), none across the emergency threshold; as that threshold was chosen in float32,
+    a bundle's own check
     (:func:`record_precision_check`) decides whether ``auto`` uses it. CPUs without
     native bfloat16 (:func:`native_bfloat16`) emulate it and run slower than float32.
     Raises ConfigError for an unknown precision.
@@ -514,7 +515,7 @@ def native_bfloat16(cpu_flags_file: str = _CPU_FLAGS_FILE) -> bool | None:
 
 def _check_precision_checks(checks: object) -> None:
     """Raise BundleError unless ``checks`` maps lower precisions to records whose
-    ``decisions_changed`` maps head names to counts >= 0 (:func:`record_precision_check`)."""
+    ``decisions_changed`` maps head names to counts >= 0 (:func:`precision_check_record`)."""
     if not isinstance(checks, Mapping):
         raise BundleError(f"{PRECISION_CHECKS_KEY}={checks!r} must be a JSON object")
     for precision, check in checks.items():
@@ -529,28 +530,53 @@ def _check_precision_checks(checks: object) -> None:
                               f"decisions_changed as {{head: count >= 0}}, got {check!r}")
 
 
+def precision_check_record(check: Mapping[str, Any], *, model_version: str,
+                           thresholds: Mapping[str, float]) -> dict[str, Any]:
+    """What ``bundle.json`` keeps of a :func:`models.evaluate.precision_check` (all but its
+    ``precision``, which is the key), tied to the ``model_version`` and ``thresholds`` it
+    was made for: :func:`resolve_precision` ignores a record of another model or other
+    thresholds."""
+    return {**{key: value for key, value in check.items() if key != "precision"},
+            "model_version": model_version, "thresholds": dict(thresholds)}
+
+
 def resolve_precision(requested: str, *, metadata: Mapping[str, Any], native: bool | None
                       ) -> tuple[str, str]:
     """The precision to compute in, and why (a phrase for the log).
 
     A precision of :data:`PRECISIONS` is used as requested. ``"auto"`` gives bfloat16
     only when the CPU computes it natively (``native``, as :func:`native_bfloat16`
-    answers) and the bundle's ``metadata`` records a bfloat16 check that changed none of
-    its :data:`FLAG_DECISIONS` (:func:`record_precision_check`); otherwise float32, the
-    arithmetic the thresholds were chosen in. A changed top category (a near-tie of two
-    of the 16) does not count. Raises ConfigError for anything else.
+    answers) and the bundle's ``metadata`` (its ``bundle.json``) records a bfloat16 check
+    of this model version and these thresholds that covered, and changed none of, the
+    bundle's thresholded :data:`FLAG_DECISIONS` (``emergency``, and ``prank`` when the
+    bundle has a prank threshold); otherwise float32, the arithmetic the thresholds were
+    chosen in. A changed top category (a near-tie of two of the 16) does not count.
+    Raises ConfigError for an unknown ``requested``, BundleError for malformed checks.
     """
     if requested in PRECISIONS:
         return requested, "as requested"
     if requested != "auto":
         raise ConfigError(f"precision={requested!r} must be one of {PRECISION_CHOICES}")
+    if native is None:
+        return "float32", "auto: cannot tell whether this CPU has native bfloat16"
     if not native:
         return "float32", "auto: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16)"
-    check = metadata.get(PRECISION_CHECKS_KEY, {}).get("bfloat16")
+    checks = metadata.get(PRECISION_CHECKS_KEY, {})
+    _check_precision_checks(checks)
+    check = checks.get("bfloat16")
     if check is None:
         return "float32", ("auto: the bundle records no bfloat16 check "
                            "(call-triage check-precision)")
-    changed = sum(check["decisions_changed"].get(head, 0) for head in FLAG_DECISIONS)
+    thresholds = metadata.get("thresholds", {})
+    if (check.get("model_version") != metadata.get("model_version")
+            or check.get("thresholds") != thresholds):
+        return "float32", ("auto: the bundle's bfloat16 check was made for another model "
+                           "version or other thresholds (call-triage check-precision)")
+    heads = [head for head in FLAG_DECISIONS if head in thresholds]
+    unchecked = [head for head in heads if head not in check["decisions_changed"]]
+    if unchecked:
+        return "float32", f"auto: the bundle's bfloat16 check did not cover {unchecked}"
+    changed = sum(check["decisions_changed"][head] for head in heads)
     if changed:
         return "float32", (f"auto: bfloat16 changed {changed} emergency or prank "
                            f"decision(s) on the bundle's {check.get('split', '?')} split")
@@ -560,14 +586,17 @@ def resolve_precision(requested: str, *, metadata: Mapping[str, Any], native: bo
 
 
 def record_precision_check(path: str, check: Mapping[str, Any]) -> None:
-    """Store ``check`` (:func:`models.evaluate.precision_check`) under
-    ``precision_checks[check["precision"]]`` in the ``bundle.json`` of the bundle at
-    ``path`` (local or ``gs://``), replacing an earlier check of that precision; the
-    model and the other files are left as they are. Raises :class:`BundleError`.
+    """Store ``check`` (:func:`models.evaluate.precision_check`) as
+    ``precision_checks[check["precision"]]`` (:func:`precision_check_record`, for the
+    model version and thresholds in the manifest) in the ``bundle.json`` of the bundle at
+    ``path`` (local or ``gs://``), replacing an earlier check of that precision. The model,
+    ``MODEL_CARD.md`` (which describes the check ``train`` made) and the other files are
+    left as they are. Raises :class:`BundleError`.
     """
     path = path.rstrip("/")
-    manifest, _, _ = _read_checked_manifest(path, expected_config=None)
-    record = {key: value for key, value in check.items() if key != "precision"}
+    manifest, thresholds, _ = _read_checked_manifest(path, expected_config=None)
+    record = precision_check_record(check, model_version=manifest["model_version"],
+                                    thresholds=thresholds)
     manifest[PRECISION_CHECKS_KEY] = {**manifest.get(PRECISION_CHECKS_KEY, {}),
                                       check["precision"]: record}
     _check_manifest(manifest, path=path)
@@ -576,9 +605,13 @@ def record_precision_check(path: str, check: Mapping[str, Any]) -> None:
     try:
         if _is_local(path):
             staging = f"{target}.tmp-{os.getpid()}"
-            with open(staging, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(staging, target)
+            try:
+                with open(staging, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                os.replace(staging, target)
+            finally:
+                if os.path.exists(staging):
+                    os.remove(staging)
         else:
             with FileSystems.create(target, mime_type="application/json",
                                     compression_type=CompressionTypes.UNCOMPRESSED) as handle:

@@ -6,8 +6,11 @@
 Scores one split of a labelled archive in float32 and in bfloat16, prints how far the
 call scores moved and how many decisions changed (emergency and prank at the bundle's
 thresholds, top category), and records that in the bundle's ``bundle.json``
-(``precision_checks``), where ``--inference_precision auto`` reads it. ``call-triage
-train`` records the same check on its validation split.
+(``precision_checks``, for this model version and these thresholds), where
+``--inference_precision auto`` reads it. ``call-triage train`` records the same check on
+its validation split. The decisions compared are the bundle's thresholds (the emergency
+flag; the prank head at the bundle's prank threshold); the job's prank-candidate rules use
+their own run-time thresholds (``--model_min`` …) and are not part of the check.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"{bundle.model_name} {bundle.model_version}, {check['precision']} against float32 "
           f"on the {check['split']} split ({check['calls']} calls, {check['windows']} "
           f"windows):\n  {format_precision_check(check)}")
-    if not native_bfloat16():
+    if native_bfloat16() is False:
         print("  this CPU emulates bfloat16: the check holds, but scoring in it is slower here")
     if not args.dry_run:
         record_precision_check(args.bundle, {**check, "archive": args.archive})

@@ -201,10 +201,11 @@ def compare_precisions(*, reference: Sequence[CallScores], candidate: Sequence[C
     """How far the call scores ``candidate`` stray from ``reference`` (the same calls, in
     order; e.g. bfloat16 against float32).
 
-    Returns ``{"calls", "max_score_change": {head: largest |difference|} over the
-    :data:`SCORE_HEADS` the model has, "decisions_changed": {head: calls on the other side
-    of the head's threshold} for each threshold (``"emergency"``, ``"prank"``), plus
-    ``"category"``: calls whose top category differs}``.
+    Returns ``{"calls", "max_score_change": {head: largest |difference|, rounded to 6
+    decimals} over the :data:`SCORE_HEADS` the model has (heads it lacks are left out),
+    "decisions_changed": {head: calls on the other side of the head's threshold} for each
+    of ``thresholds`` (``"emergency"``, ``"prank"``) the model has, plus ``"category"``:
+    calls whose top category differs}``.
     """
     if len(reference) != len(candidate) or not reference:
         raise ConfigError(f"cannot compare {len(candidate)} calls with {len(reference)}")
@@ -231,7 +232,10 @@ def precision_check(bundle: ModelBundle, windows: WindowSet, *, split: str,
     """Score ``windows`` with float32 ``bundle`` (or take its ``reference`` scores) and in
     ``precision``, and compare them at the bundle's thresholds
     (:func:`compare_precisions`), plus ``precision``, ``split``, ``windows`` and
-    ``checked_at``: the record :func:`models.bundle.record_precision_check` stores."""
+    ``checked_at``: the record :func:`models.bundle.record_precision_check` stores.
+    Raises ConfigError unless ``bundle`` computes in float32."""
+    if bundle.precision != "float32":
+        raise ConfigError(f"the reference bundle computes in {bundle.precision}, not float32")
     reference = reference or score_calls(bundle, windows)
     candidate = score_calls(with_precision(bundle, precision), windows)
     return {"precision": precision, "split": split, "windows": windows.n_windows,

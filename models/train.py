@@ -22,7 +22,8 @@ import keras
 import numpy as np
 
 from models import builders
-from models.bundle import PRECISION_CHECKS_KEY, ModelBundle, save_bundle
+from models.bundle import (PRECISION_CHECKS_KEY, ModelBundle, precision_check_record,
+                           resolve_precision, save_bundle)
 from models.dataset import (
     ArchiveFeatures,
     WindowSet,
@@ -348,14 +349,17 @@ def _figure(value: Optional[float], digits: int = 4) -> str:
 
 
 def _precision_line(metadata: Mapping[str, Any]) -> str:
-    """The model card's line on the bfloat16 check (:func:`models.evaluate.precision_check`)."""
+    """The model card's line on the bfloat16 check ``train`` made
+    (:func:`models.evaluate.precision_check`)."""
     check = metadata.get(PRECISION_CHECKS_KEY, {}).get("bfloat16")
     if check is None:
         return ""
+    precision, _ = resolve_precision("auto", metadata=metadata, native=True)
+    verdict = ("so `--inference_precision auto` scores in bfloat16 on CPUs that compute it "
+               "natively" if precision == "bfloat16" else
+               "so `--inference_precision auto` keeps float32")
     return (f"- bfloat16 on the {check['split']} split ({check['calls']} calls): "
-            f"{format_precision_check(check)}.\n  With no emergency or prank decision "
-            f"changed, `--inference_precision auto` scores in bfloat16 on CPUs that\n"
-            f"  compute it natively.\n")
+            f"{format_precision_check(check)};\n  {verdict}.\n")
 
 
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
@@ -529,9 +533,9 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "feature_config": f"{config.n_mels} mels x {config.n_frames} frames, "
                               f"fingerprint {config.fingerprint()}",
         },
-        PRECISION_CHECKS_KEY: {"bfloat16": {
-            key: value for key, value in bfloat16_check.items() if key != "precision"}},
     }
+    metadata[PRECISION_CHECKS_KEY] = {"bfloat16": precision_check_record(
+        bfloat16_check, model_version=metadata["model_version"], thresholds=thresholds)}
     return TrainedModel(
         bundle=dataclasses.replace(bundle, metadata=metadata, thresholds=thresholds,
                                    metrics=metrics),

@@ -76,7 +76,8 @@ class TriageOptions(PipelineOptions):
                                  "(~1.8x faster on CPUs with AVX512-BF16 or AMX; scores move "
                                  "by up to ~0.02), or auto (default): bfloat16 where the CPU "
                                  "has it natively and the bundle's bfloat16 check changed no "
-                                 "decision, float32 otherwise; chosen on each worker")
+                                 "emergency or prank decision, float32 otherwise; chosen on "
+                                 "each worker")
         for field in dataclasses.fields(PrankRules):
             flag = field.name.replace("_", "-")
             parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,

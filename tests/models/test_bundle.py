@@ -26,6 +26,7 @@ from models.bundle import (  # noqa: E402
     VOCABULARY_FILE,
     load_bundle,
     native_bfloat16,
+    precision_check_record,
     predict_windows,
     read_bundle_metadata,
     record_precision_check,
@@ -184,27 +185,48 @@ def _check(**decisions: int) -> dict:
             "max_score_change": {"emergency": 0.01}, "decisions_changed": decisions}
 
 
-@pytest.mark.parametrize("requested, native, checks, expected, why", [
-    ("float32", True, {"bfloat16": _check(emergency=0)}, "float32", "as requested"),
-    ("bfloat16", False, {}, "bfloat16", "as requested"),
-    ("auto", True, {"bfloat16": _check(emergency=0, prank=0, category=2)}, "bfloat16",
+MANIFEST = {"model_version": "2026.07.20", "thresholds": THRESHOLDS}
+
+
+def _recorded(**decisions: int) -> dict:
+    return precision_check_record(_check(**decisions), model_version="2026.07.20",
+                                  thresholds=THRESHOLDS)
+
+
+@pytest.mark.parametrize("requested, native, record, expected, why", [
+    ("float32", True, _recorded(emergency=0, prank=0), "float32", "as requested"),
+    ("bfloat16", False, None, "bfloat16", "as requested"),
+    ("auto", True, _recorded(emergency=0, prank=0, category=2), "bfloat16",
      "no emergency or prank decision changed on the bundle's validation split (3 calls)"),
-    ("auto", False, {"bfloat16": _check(emergency=0)}, "float32", "no native bfloat16"),
-    ("auto", None, {"bfloat16": _check(emergency=0)}, "float32", "no native bfloat16"),
-    ("auto", True, {}, "float32", "records no bfloat16 check"),
-    ("auto", True, {"bfloat16": _check(emergency=0, prank=1)}, "float32",
+    ("auto", False, _recorded(emergency=0, prank=0), "float32", "has no native bfloat16"),
+    ("auto", None, _recorded(emergency=0, prank=0), "float32", "cannot tell"),
+    ("auto", True, None, "float32", "records no bfloat16 check"),
+    ("auto", True, _recorded(emergency=0, prank=1), "float32",
      "bfloat16 changed 1 emergency or prank decision(s)"),
-    ("auto", True, {"bfloat16": _check(emergency=2)}, "float32",
+    ("auto", True, _recorded(emergency=2, prank=0), "float32",
      "bfloat16 changed 2 emergency or prank decision(s)"),
+    ("auto", True, _recorded(emergency=0, category=0), "float32", "did not cover ['prank']"),
+    ("auto", True, _recorded(category=0), "float32", "did not cover ['emergency', 'prank']"),
+    ("auto", True, _recorded(emergency=0, prank=0) | {"model_version": "2026.01.01"},
+     "float32", "made for another model version or other thresholds"),
+    ("auto", True, _recorded(emergency=0, prank=0) | {"thresholds": {"emergency": 0.4}},
+     "float32", "made for another model version or other thresholds"),
 ])
-def test_auto_precision_needs_native_bfloat16_and_a_check_that_changed_no_flag(
-        requested: str, native, checks: dict, expected: str, why: str) -> None:
-    metadata = {PRECISION_CHECKS_KEY: checks} if checks else {}
+def test_auto_precision_needs_native_bfloat16_and_a_check_of_this_model_that_changed_no_flag(
+        requested: str, native, record, expected: str, why: str) -> None:
+    metadata = MANIFEST | ({PRECISION_CHECKS_KEY: {"bfloat16": record}} if record else {})
     precision, reason = resolve_precision(requested, metadata=metadata, native=native)
     assert precision == expected
     assert why in reason
     with pytest.raises(ConfigError, match="precision='half' must be one of"):
         resolve_precision("half", metadata=metadata, native=native)
+
+
+def test_resolve_precision_rejects_malformed_checks() -> None:
+    for checks in (None, {"bfloat16": {}}):
+        with pytest.raises(BundleError, match=PRECISION_CHECKS_KEY):
+            resolve_precision("auto", metadata=MANIFEST | {PRECISION_CHECKS_KEY: checks},
+                              native=True)
 
 
 def test_a_recorded_precision_check_replaces_only_its_entry_of_the_manifest(copy: str) -> None:
@@ -213,16 +235,16 @@ def test_a_recorded_precision_check_replaces_only_its_entry_of_the_manifest(copy
         model_bytes = handle.read()
 
     record_precision_check(copy, _check(emergency=1))
-    record_precision_check(copy, {**_check(emergency=0), "archive": "/data/a"})
+    record_precision_check(copy, {**_check(emergency=0, prank=0), "archive": "/data/a"})
 
     after = load_bundle(copy)
-    recorded = {key: value for key, value in _check(emergency=0).items() if key != "precision"}
-    assert after.metadata[PRECISION_CHECKS_KEY] == {"bfloat16": recorded | {"archive": "/data/a"}}
+    assert after.metadata[PRECISION_CHECKS_KEY] == {
+        "bfloat16": _recorded(emergency=0, prank=0) | {"archive": "/data/a"}}
     assert read_bundle_metadata(copy) == before | {PRECISION_CHECKS_KEY: after.metadata[
         PRECISION_CHECKS_KEY]}
     with open(os.path.join(copy, MODEL_FILE), "rb") as handle:
         assert handle.read() == model_bytes
-    assert not [name for name in os.listdir(copy) if name not in BUNDLE_FILES]
+    assert sorted(os.listdir(copy)) == sorted(BUNDLE_FILES)
     assert resolve_precision("auto", metadata=after.metadata, native=True)[0] == "bfloat16"
     with pytest.raises(BundleError, match="needs decisions_changed"):
         record_precision_check(copy, {"precision": "bfloat16", "decisions_changed": {}})

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from models import dataset
-from models.bundle import load_bundle
+from models.bundle import PRECISION_CHECKS_KEY, load_bundle
 from models.dataset import (
     balanced_weights,
     call_targets,
@@ -20,8 +20,8 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, model_version,
-                          roll_frames, swap_transcripts)
+from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, model_card,
+                          model_version, roll_frames, swap_transcripts)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -350,3 +350,17 @@ def test_train_cli_rejects_unknown_arguments(tiny_archive, tmp_path, capsys):
     assert status == 2
     assert "--frobnicate" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_model_card_says_what_auto_precision_does_with_the_recorded_check(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    metadata = {**bundle.metadata, "thresholds": bundle.thresholds}
+    check = metadata[PRECISION_CHECKS_KEY]["bfloat16"]
+    changed = {**check, "decisions_changed": {**check["decisions_changed"], "emergency": 2}}
+    unchanged = {**check, "decisions_changed": dict.fromkeys(check["decisions_changed"], 0)}
+
+    for record, says in ((changed, "keeps float32"), (unchanged, "scores in bfloat16")):
+        card = model_card(metadata={**metadata, PRECISION_CHECKS_KEY: {"bfloat16": record}},
+                          metrics=bundle.metrics)
+        assert f"bfloat16 on the validation split ({check['calls']} calls)" in card
+        assert f"`--inference_precision auto` {says}" in card

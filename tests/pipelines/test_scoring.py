@@ -11,7 +11,7 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that, equal_to
 
 from models.aggregate import CallScores
-from models.bundle import native_bfloat16, read_bundle_metadata, resolve_precision
+from pipelines import scoring
 from pipelines.scoring import (
     METRICS_NAMESPACE,
     MODEL_PRANK,
@@ -240,15 +240,19 @@ def test_handler_rejects_bad_settings():
         CallModelHandler(DEFAULT_BUNDLE, precision="half")
 
 
-def test_handler_loads_the_model_in_the_precision_resolved_for_this_cpu():
-    metadata = read_bundle_metadata(DEFAULT_BUNDLE)
-    expected, _ = resolve_precision("auto", metadata=metadata, native=native_bfloat16())
+@pytest.mark.parametrize("native, expected", [(True, "bfloat16"), (False, "float32"),
+                                               (None, "float32")])
+def test_auto_loads_the_shipped_model_in_bfloat16_only_where_the_cpu_has_it(
+        monkeypatch, native, expected):
+    # the CPU's flags are the one thing a test cannot change, so they are stubbed here
+    monkeypatch.setattr(scoring, "native_bfloat16", lambda: native)
 
-    assert CallModelHandler(DEFAULT_BUNDLE).load_model().precision == expected
+    bundle = CallModelHandler(DEFAULT_BUNDLE).load_model()
+
+    assert bundle.precision == expected
+    assert bundle.model.get_layer("audio_conv2").compute_dtype == expected
     assert CallModelHandler(DEFAULT_BUNDLE, precision="float32").load_model().precision == (
         "float32")
-    # the shipped bundle carries a bfloat16 check that lets auto use it where it is native
-    assert resolve_precision("auto", metadata=metadata, native=True)[0] == "bfloat16"
 
 
 def test_window_inputs_stack_calls_in_order_and_leave_one_call_uncopied():

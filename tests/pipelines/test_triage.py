@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import reports
-from pipelines.triage import DEFAULT_BUNDLE, run
+from pipelines.triage import DEFAULT_BUNDLE, format_summary, run
+from transforms import archive as archive_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "archive")
@@ -160,7 +161,7 @@ def test_long_call_evidence_lies_in_its_emergency_episode(night):
     assert row["evidence_start_s"] < end and row["evidence_end_s"] > start
 
 
-def test_included_transcripts_are_the_ones_the_call_was_scored_with(tmp_path):
+def test_included_transcripts_are_the_ones_the_call_was_scored_with(tmp_path, monkeypatch):
     inline, sidecar = _example_rows()[:2]
     archive = tmp_path / "archive"
     (archive / "audio").mkdir(parents=True)
@@ -175,13 +176,24 @@ def test_included_transcripts_are_the_ones_the_call_was_scored_with(tmp_path):
         writer.writerow({"call_id": sidecar["call_id"], "audio": sidecar["audio"],
                          "transcript_path": "audio/sidecar.txt"})
     out = tmp_path / "reports"
+    sidecar_reads = []
+    read_bytes = archive_module._read_bytes
 
-    run([f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
-         f"--run_date={RUN_DATE}", "--caller_hash_key=k", "--include_transcripts"],
-        environ={}, today=dt.date(2026, 11, 23))
+    def counting_read(uri: str) -> bytes:
+        sidecar_reads.extend([uri] if uri.endswith("sidecar.txt") else [])
+        return read_bytes(uri)
+
+    monkeypatch.setattr(archive_module, "_read_bytes", counting_read)  # a spy: reads are real
+
+    summary = run([f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
+                   f"--run_date={RUN_DATE}", "--caller_hash_key=k", "--include_transcripts"],
+                  environ={}, today=dt.date(2026, 11, 23))
 
     table = pq.read_table(str(out / "calls" / f"run_date={RUN_DATE}"))
     assert table.schema.equals(reports.calls_schema(include_transcript=True),
                                check_metadata=False)
     assert dict(zip(table["call_id"].to_pylist(), table["transcript"].to_pylist())) == {
         inline["call_id"]: inline["transcript"], sidecar["call_id"]: sidecar["transcript"]}
+    assert len(sidecar_reads) == 1  # read once, for both the tokens and the report
+    windows = sum(summary["model"]["windows_by_precision"].values())
+    assert f"model windows:    {windows} in " in format_summary(summary)
