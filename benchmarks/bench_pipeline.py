@@ -31,7 +31,7 @@ Finally the pipeline runs on a one-call archive holding a single 1-hour 8 kHz μ
 
 ``--precision`` (default ``auto``, as the nightly job) is the pipeline's
 ``--inference_precision``; the ceiling's model computes in the precision it resolves to on
-this machine (:func:`models.bundle.resolve_precision`); the naive loop stays the seed's
+this machine (:func:`models.precision.resolve_precision`); the naive loop stays the seed's
 float32. The report says what each used.
 
 Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--quick] [--calls N] [--workers W]
@@ -60,6 +60,8 @@ from typing import Any, Optional
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from models.precision import PRECISION_CHOICES  # noqa: E402  (no TensorFlow: cheap here)
 
 DEFAULT_ROOT = pathlib.Path("/tmp/call-triage-bench")
 RUN_DATE = "2026-01-01"
@@ -216,8 +218,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     """Features on in-memory bytes + the model in large batches, one tight loop."""
     import numpy as np
 
-    from models.bundle import (load_bundle, native_bfloat16, predict_windows,
-                               resolve_precision, with_precision)
+    from models.bundle import load_bundle, predict_windows, with_precision
+    from models.precision import native_bfloat16, resolve_precision
     from pipelines.triage import DEFAULT_BUNDLE
     from transforms.audio import audio_features
     from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
@@ -724,7 +726,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                              "and the measurement reported as failed (default 1800)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="windows per model batch in the ceiling (default 256)")
-    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                         help="model arithmetic of the pipeline (its --inference_precision) "
                              "and the ceiling (default auto)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)

@@ -34,6 +34,8 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from models.precision import (PRECISION_CHECKS_KEY, PRECISIONS, check_precision_checks,
+                              precision_check_record)
 from transforms.errors import BundleError, ConfigError, InferenceError
 from transforms.spec import (
     AUDIO_OUTPUT,
@@ -67,8 +69,6 @@ BUNDLE_FILES = (MODEL_FILE, VOCABULARY_FILE, FEATURES_FILE, METRICS_FILE, MODEL_
 #: Manifest keys save_bundle computes; metadata may not set them.
 _COMPUTED_KEYS = ("format", "format_version", "thresholds", "input_names", "output_names",
                   "feature_fingerprint")
-#: Manifest key of the lower-precision checks (:func:`record_precision_check`).
-PRECISION_CHECKS_KEY = "precision_checks"
 _REQUIRED_STR_KEYS = ("model_name", "model_version", "created_at", "weights_origin")
 _SIGMOID_OUTPUTS = (EMERGENCY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT)
 
@@ -331,7 +331,7 @@ def _check_manifest(manifest: dict[str, Any], *, path: str) -> dict[str, float]:
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise BundleError(f"{where}: input_names={names!r} must be a list of strings")
     try:
-        _check_precision_checks(manifest.get(PRECISION_CHECKS_KEY, {}))
+        check_precision_checks(manifest.get(PRECISION_CHECKS_KEY, {}))
         return _check_thresholds(manifest.get("thresholds"))
     except BundleError as exc:
         raise BundleError(f"{where}: {exc}") from exc
@@ -458,17 +458,6 @@ def _batch_inputs(bundle: ModelBundle, inputs: Mapping[str, np.ndarray]
     return arrays, n_windows
 
 
-#: Arithmetic a loaded model can compute in: ``float32`` (as trained and as its thresholds
-#: were chosen) or ``bfloat16`` (weights kept in float32, layers compute in bfloat16).
-PRECISIONS = ("float32", "bfloat16")
-#: What ``--inference_precision`` accepts: a precision, or ``auto`` (:func:`resolve_precision`).
-PRECISION_CHOICES = ("auto",) + PRECISIONS
-#: The thresholded decisions a precision check must leave unchanged for ``auto``.
-FLAG_DECISIONS = ("emergency", "prank")
-_CPU_FLAGS_FILE = "/proc/cpuinfo"
-_NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
 def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
     """``bundle`` with its model computing in ``precision`` (one of :data:`PRECISIONS`).
 
@@ -479,8 +468,10 @@ def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
     and the call scores of corpus2000 moved by at most 0.019 (validation) and 0.015
     (test), none across the emergency threshold; as that threshold was chosen in float32,
     a bundle's own check
-    (:func:`record_precision_check`) decides whether ``auto`` uses it. CPUs without
-    native bfloat16 (:func:`native_bfloat16`) emulate it and run slower than float32.
+    (:func:`record_precision_check`) decides whether ``auto``
+    (:func:`models.precision.resolve_precision`) uses it. CPUs without
+    native bfloat16 (:func:`models.precision.native_bfloat16`) emulate it and run slower
+    than float32.
     Raises ConfigError for an unknown precision.
     """
     if precision not in PRECISIONS:
@@ -500,89 +491,6 @@ def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
     model = keras.models.clone_model(bundle.model, clone_function=in_bfloat16)
     model.set_weights(bundle.model.get_weights())
     return dataclasses.replace(bundle, model=model, precision=precision)
-
-
-def native_bfloat16(cpu_flags_file: str = _CPU_FLAGS_FILE) -> bool | None:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16), read from
-    ``cpu_flags_file`` (Linux's ``/proc/cpuinfo``); None where that file is missing."""
-    try:
-        with open(cpu_flags_file, encoding="utf-8") as handle:
-            flags = set(handle.read().split())
-    except OSError:
-        return None
-    return any(flag in flags for flag in _NATIVE_BF16_FLAGS)
-
-
-def _check_precision_checks(checks: object) -> None:
-    """Raise BundleError unless ``checks`` maps lower precisions to records whose
-    ``decisions_changed`` maps head names to counts >= 0 (:func:`precision_check_record`)."""
-    if not isinstance(checks, Mapping):
-        raise BundleError(f"{PRECISION_CHECKS_KEY}={checks!r} must be a JSON object")
-    for precision, check in checks.items():
-        if precision not in PRECISIONS[1:]:
-            raise BundleError(f"{PRECISION_CHECKS_KEY} has a check for {precision!r}; "
-                              f"lower precisions are {PRECISIONS[1:]}")
-        changed = check.get("decisions_changed") if isinstance(check, Mapping) else None
-        if not isinstance(changed, Mapping) or not changed or not all(
-                isinstance(count, int) and not isinstance(count, bool) and count >= 0
-                for count in changed.values()):
-            raise BundleError(f"{PRECISION_CHECKS_KEY}[{precision!r}] needs "
-                              f"decisions_changed as {{head: count >= 0}}, got {check!r}")
-
-
-def precision_check_record(check: Mapping[str, Any], *, model_version: str,
-                           thresholds: Mapping[str, float]) -> dict[str, Any]:
-    """What ``bundle.json`` keeps of a :func:`models.evaluate.precision_check` (all but its
-    ``precision``, which is the key), tied to the ``model_version`` and ``thresholds`` it
-    was made for: :func:`resolve_precision` ignores a record of another model or other
-    thresholds."""
-    return {**{key: value for key, value in check.items() if key != "precision"},
-            "model_version": model_version, "thresholds": dict(thresholds)}
-
-
-def resolve_precision(requested: str, *, metadata: Mapping[str, Any], native: bool | None
-                      ) -> tuple[str, str]:
-    """The precision to compute in, and why (a phrase for the log).
-
-    A precision of :data:`PRECISIONS` is used as requested. ``"auto"`` gives bfloat16
-    only when the CPU computes it natively (``native``, as :func:`native_bfloat16`
-    answers) and the bundle's ``metadata`` (its ``bundle.json``) records a bfloat16 check
-    of this model version and these thresholds that covered, and changed none of, the
-    bundle's thresholded :data:`FLAG_DECISIONS` (``emergency``, and ``prank`` when the
-    bundle has a prank threshold); otherwise float32, the arithmetic the thresholds were
-    chosen in. A changed top category (a near-tie of two of the 16) does not count.
-    Raises ConfigError for an unknown ``requested``, BundleError for malformed checks.
-    """
-    if requested in PRECISIONS:
-        return requested, "as requested"
-    if requested != "auto":
-        raise ConfigError(f"precision={requested!r} must be one of {PRECISION_CHOICES}")
-    if native is None:
-        return "float32", "auto: cannot tell whether this CPU has native bfloat16"
-    if not native:
-        return "float32", "auto: this CPU has no native bfloat16 (avx512_bf16 or amx_bf16)"
-    checks = metadata.get(PRECISION_CHECKS_KEY, {})
-    _check_precision_checks(checks)
-    check = checks.get("bfloat16")
-    if check is None:
-        return "float32", ("auto: the bundle records no bfloat16 check "
-                           "(call-triage check-precision)")
-    thresholds = metadata.get("thresholds", {})
-    if (check.get("model_version") != metadata.get("model_version")
-            or check.get("thresholds") != thresholds):
-        return "float32", ("auto: the bundle's bfloat16 check was made for another model "
-                           "version or other thresholds (call-triage check-precision)")
-    heads = [head for head in FLAG_DECISIONS if head in thresholds]
-    unchecked = [head for head in heads if head not in check["decisions_changed"]]
-    if unchecked:
-        return "float32", f"auto: the bundle's bfloat16 check did not cover {unchecked}"
-    changed = sum(check["decisions_changed"][head] for head in heads)
-    if changed:
-        return "float32", (f"auto: bfloat16 changed {changed} emergency or prank "
-                           f"decision(s) on the bundle's {check.get('split', '?')} split")
-    return "bfloat16", (f"auto: native bfloat16; no emergency or prank decision changed on "
-                        f"the bundle's {check.get('split', '?')} split "
-                        f"({check.get('calls', '?')} calls)")
 
 
 def record_precision_check(path: str, check: Mapping[str, Any]) -> None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 
-from models.bundle import load_bundle, native_bfloat16, record_precision_check
+from models.bundle import load_bundle, record_precision_check
 from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
 from models.evaluate import format_precision_check, precision_check, split_windows
+from models.precision import native_bfloat16
 from transforms import spec
 
 

@@ -11,10 +11,10 @@ import json
 
 from apache_beam.io.filesystems import FileSystems
 
-from models.bundle import (PRECISION_CHOICES, load_bundle, native_bfloat16, resolve_precision,
-                           with_precision)
+from models.bundle import load_bundle, with_precision
 from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
 from models.evaluate import evaluate_bundle, format_metrics
+from models.precision import PRECISION_CHOICES, native_bfloat16, resolve_precision
 from transforms import spec
 from transforms.errors import ConfigError
 

@@ -22,8 +22,7 @@ import keras
 import numpy as np
 
 from models import builders
-from models.bundle import (PRECISION_CHECKS_KEY, ModelBundle, precision_check_record,
-                           resolve_precision, save_bundle)
+from models.bundle import ModelBundle, save_bundle
 from models.dataset import (
     ArchiveFeatures,
     WindowSet,
@@ -45,6 +44,7 @@ from models.evaluate import (
     precision_check,
     score_calls,
 )
+from models.precision import PRECISION_CHECKS_KEY, precision_check_record, resolve_precision
 from transforms import spec
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures

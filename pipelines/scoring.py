@@ -17,8 +17,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
 from models.aggregate import CallScores, aggregate_windows
-from models.bundle import (PRECISION_CHOICES, ModelBundle, load_bundle, native_bfloat16,
-                           predict_windows, resolve_precision, with_precision)
+from models.bundle import ModelBundle, load_bundle, predict_windows, with_precision
+from models.precision import PRECISION_CHOICES, native_bfloat16, resolve_precision
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
@@ -119,7 +119,7 @@ class CallModelHandler(ModelHandler):
     rejects is retried call by call, so one bad call fails alone. The bundle (model +
     vocabulary + feature config) is loaded once per worker process by RunInference and
     shared by the process's threads; it computes in ``precision``, which each worker
-    resolves for its own CPU (:func:`models.bundle.resolve_precision`), and counts the
+    resolves for its own CPU (:func:`models.precision.resolve_precision`), and counts the
     windows it scores in :func:`scored_windows_counter` of that precision.
     """
 

@@ -27,7 +27,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from models.bundle import PRECISION_CHOICES, PRECISIONS, read_bundle_metadata
+from models.bundle import read_bundle_metadata
+from models.precision import PRECISION_CHOICES, PRECISIONS
 from pipelines import reports
 from pipelines.scoring import (
     METRICS_NAMESPACE, CallModelHandler, InferenceFailure, PrankRules, ScoredCall,

@@ -22,17 +22,19 @@ from models.bundle import (  # noqa: E402
     METRICS_FILE,
     MODEL_CARD_FILE,
     MODEL_FILE,
-    PRECISION_CHECKS_KEY,
     VOCABULARY_FILE,
     load_bundle,
-    native_bfloat16,
-    precision_check_record,
     predict_windows,
     read_bundle_metadata,
     record_precision_check,
-    resolve_precision,
     save_bundle,
     with_precision,
+)
+from models.precision import (  # noqa: E402
+    PRECISION_CHECKS_KEY,
+    native_bfloat16,
+    precision_check_record,
+    resolve_precision,
 )
 from transforms.errors import BundleError, ConfigError, InferenceError  # noqa: E402
 from transforms.spec import (  # noqa: E402

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from models.aggregate import CallScores
-from models.bundle import (PRECISION_CHECKS_KEY, load_bundle, native_bfloat16,
-                           read_bundle_metadata, resolve_precision)
+from models.bundle import load_bundle, read_bundle_metadata
+from models.precision import PRECISION_CHECKS_KEY, native_bfloat16, resolve_precision
 from models.evaluate import (
     binary_metrics,
     choose_threshold,

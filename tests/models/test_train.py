@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from models import dataset
-from models.bundle import PRECISION_CHECKS_KEY, load_bundle
+from models.bundle import load_bundle
+from models.precision import PRECISION_CHECKS_KEY
 from models.dataset import (
     balanced_weights,
     call_targets,

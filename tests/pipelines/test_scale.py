@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from models.bundle import PRECISIONS, native_bfloat16, read_bundle_metadata, resolve_precision
+from models.bundle import read_bundle_metadata
+from models.precision import PRECISIONS, native_bfloat16, resolve_precision
 from pipelines import reports
 from pipelines.triage import DEFAULT_BUNDLE, LOCAL_RUNNER, run
 
