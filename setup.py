@@ -26,10 +26,13 @@ setup(
         "google-cloud-storage>=2.14,<4",
     ],
     extras_require={
+        # `call-triage train --logdir`: TensorFlow >= 2.21 no longer installs it
+        "tensorboard": ["tensorboard>=2.18,<2.22"],
         "test": [
             "pytest>=8,<10",
             "duckdb>=1.1,<3",
             "gcp-storage-emulator>=2024.8.3",
+            "tensorboard>=2.18,<2.22",  # the --logdir test
         ],
     },
     entry_points={"console_scripts": ["call-triage=pipelines.cli:main"]},

@@ -272,8 +272,8 @@ def _callbacks(options: TrainOptions, *, validation: CallLevelValidation
         try:
             import tensorboard  # noqa: F401  (tf.summary needs it; TF 2.21 does not pull it in)
         except ImportError as error:
-            raise ConfigError("--logdir needs the tensorboard package (pip install "
-                              "tensorboard)") from error
+            raise ConfigError("--logdir needs the tensorboard package: pip install "
+                              "\"call-triage[tensorboard]\" (or tensorboard)") from error
         callbacks.append(keras.callbacks.TensorBoard(log_dir=options.logdir))
     return callbacks
 

@@ -365,3 +365,24 @@ def test_model_card_says_what_auto_precision_does_with_the_recorded_check(tiny_b
                           metrics=bundle.metrics)
         assert f"bfloat16 on the validation split ({check['calls']} calls)" in card
         assert f"`--inference_precision auto` {says}" in card
+
+
+def test_logdir_writes_tensorboard_scalars_of_every_epoch(tiny_archive, feature_cache,
+                                                          tmp_path):
+    import tensorflow as tf
+
+    logdir = tmp_path / "logs"
+    status = main(["train", "--archive", tiny_archive, "--model", "cnn_mel",
+                   "--out", str(tmp_path / "bundle"), "--epochs", "2", "--patience", "2",
+                   "--batch-size", "4", "--logdir", str(logdir), "--cache-dir", feature_cache,
+                   "--workers", "2"])
+
+    assert status == 0
+    steps_by_tag: dict[str, set[int]] = {}
+    for events in logdir.glob("*/events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(events)):
+            for value in event.summary.value:
+                steps_by_tag.setdefault(f"{events.parent.name}/{value.tag}", set()).add(
+                    event.step)
+    assert steps_by_tag["train/epoch_loss"] == {0, 1}
+    assert steps_by_tag["validation/epoch_loss"] == {0, 1}
