@@ -461,23 +461,24 @@ def _batch_inputs(bundle: ModelBundle, inputs: Mapping[str, np.ndarray]
 def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
     """``bundle`` with its model computing in ``precision`` (one of :data:`PRECISIONS`).
 
-    ``"float32"`` returns ``bundle`` itself. ``"bfloat16"`` returns a copy whose layers run
-    under Keras's ``mixed_bfloat16`` policy with the same float32 weights, but for the
-    output heads, which stay float32 (a bfloat16 probability has only ~3 digits). On the
-    2-core AVX512-BF16 development machine the bundled model ran 1.8x faster per window
-    and the call scores of corpus2000 moved by at most 0.019 (validation) and 0.015
-    (test), none across the emergency threshold; as that threshold was chosen in float32,
-    a bundle's own check
+    Asking for the bundle's own precision returns ``bundle`` itself. From float32,
+    ``"bfloat16"`` returns a copy whose layers run under Keras's ``mixed_bfloat16`` policy
+    with the same float32 weights, but for the output heads, which stay float32 (a
+    bfloat16 probability has only ~3 digits). On the 2-core AVX512-BF16 development
+    machine the bundled model ran 1.8x faster per window and the call scores of corpus2000
+    moved by at most 0.019 (validation) and 0.015 (test), none across the emergency
+    threshold; as that threshold was chosen in float32, a bundle's own check
     (:func:`record_precision_check`) decides whether ``auto``
-    (:func:`models.precision.resolve_precision`) uses it. CPUs without
-    native bfloat16 (:func:`models.precision.native_bfloat16`) emulate it and run slower
-    than float32.
-    Raises ConfigError for an unknown precision.
+    (:func:`models.precision.resolve_precision`) uses it. CPUs without native bfloat16
+    (:func:`models.precision.native_bfloat16`) emulate it and run slower than float32.
+    Raises ConfigError for an unknown precision, or to turn a bfloat16 copy back.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"precision={precision!r} must be one of {PRECISIONS}")
-    if precision == "float32":
+    if precision == bundle.precision:
         return bundle
+    if bundle.precision != "float32":
+        raise ConfigError(f"with_precision copies a float32 bundle, not a {bundle.precision} one")
 
     heads = set(bundle.model.output_names)
 

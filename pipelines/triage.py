@@ -434,7 +434,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  emergencies:      {counts['emergencies']}",
         f"  prank candidates: {counts['prank_candidates']}",
         f"  errors:           {counts['errors']} {counts['errors_by_stage'] or ''}".rstrip(),
-        f"  model windows:    " + (", ".join(
+        "  model windows:    " + (", ".join(
             f"{n} in {precision}" for precision, n in
             summary['model']['windows_by_precision'].items()) or "none"),
         f"  time:             {summary['timings']['total_s']:.1f} s",

@@ -171,6 +171,9 @@ def test_bfloat16_copy_computes_in_bfloat16_with_float32_heads_and_close_outputs
         np.testing.assert_allclose(value, want[name], atol=0.03)
     with pytest.raises(ConfigError, match="precision='float16'"):
         with_precision(bundle, "float16")
+    assert with_precision(bf16, "bfloat16") is bf16
+    with pytest.raises(ConfigError, match="copies a float32 bundle, not a bfloat16 one"):
+        with_precision(bf16, "float32")
 
 
 def test_native_bfloat16_reads_the_cpu_flags(tmp_path) -> None:
