@@ -43,6 +43,13 @@ VGG_GREY_MEAN = (103.939 + 116.779 + 123.68) / 3
 EMBEDDING_DIM = 100
 DROPOUT_RATE = 0.3
 DEFAULT_MODEL = "multimodal"
+#: How the audio branch turns its last convolution maps into features: ``"flatten"`` (the
+#: seed's Flatten, so its Dense layer weighs every time step on its own) or ``"time"``
+#: (the maximum and the mean over time of each band and map, so a sound counts the same
+#: wherever it falls in the window).
+AUDIO_POOLINGS = ("flatten", "time")
+#: The pooling each model with an audio branch uses unless told otherwise.
+DEFAULT_AUDIO_POOLING = {"cnn_mel": "flatten", "multimodal": "flatten"}
 
 # The audio branch's first Conv2D (5×5, valid) and two MaxPool (4, 2) need at least this.
 _MIN_MELS = 20
@@ -66,6 +73,11 @@ def _check_floor_db(config: FeatureConfig) -> None:
         raise ConfigError(f"floor_db={config.floor_db} must be < 0 dB")
 
 
+def _check_pooling(pooling: str) -> None:
+    if pooling not in AUDIO_POOLINGS:
+        raise ConfigError(f"audio pooling {pooling!r} must be one of {AUDIO_POOLINGS}")
+
+
 def _check_audio_shape(config: FeatureConfig) -> None:
     """Raise ConfigError unless a log-mel window survives the audio branch's pooling."""
     if config.n_mels < _MIN_MELS or config.n_frames < _MIN_FRAMES:
@@ -79,8 +91,25 @@ def _logmel_input(config: FeatureConfig) -> keras.KerasTensor:
     return keras.Input(shape=config.logmel_shape, dtype="float32", name=LOGMEL_INPUT)
 
 
-def _audio_branch(logmel: keras.KerasTensor, *, config: FeatureConfig) -> keras.KerasTensor:
+def _pool_over_time(maps: keras.KerasTensor) -> keras.KerasTensor:
+    """Maps ``(bands, steps, channels)`` → ``(2 · bands · channels,)``: the maximum and the
+    mean over the time steps of every band and channel."""
+    _, bands, steps, channels = maps.shape
+    x = keras.layers.Permute((2, 1, 3), name="audio_time_first")(maps)
+    x = keras.layers.Reshape((steps, bands * channels), name="audio_steps")(x)
+    return keras.layers.Concatenate(name="audio_pooled")([
+        keras.layers.GlobalMaxPooling1D(name="audio_time_max")(x),
+        keras.layers.GlobalAveragePooling1D(name="audio_time_mean")(x)])
+
+
+def _audio_branch(logmel: keras.KerasTensor, *, config: FeatureConfig,
+                  pooling: str) -> keras.KerasTensor:
     """The seed's CNN over one log-mel window: ``(n_mels, n_frames, 1)`` dB → 64 features.
+
+    ``pooling`` (:data:`AUDIO_POOLINGS`) joins the last convolution's maps, ``(7, 74, 48)``
+    for a 128×300 window, to the Dense layer: ``"flatten"`` as the seed (24,864 values,
+    1.6 M weights in the Dense layer), or ``"time"`` (:func:`_pool_over_time`: 672 values,
+    43 k weights).
 
     Input normalisation is a fixed ``Rescaling`` mapping dB to ``[-1, 1]`` (``floor_db`` →
     -1, 0 dB → +1; speech at -60..0 dB lands in about -0.2..1). It is chosen over
@@ -97,7 +126,10 @@ def _audio_branch(logmel: keras.KerasTensor, *, config: FeatureConfig) -> keras.
     x = keras.layers.ReLU(name="audio_relu2")(x)
     x = keras.layers.Conv2D(48, (5, 5), padding="same", name="audio_conv3")(x)
     x = keras.layers.ReLU(name="audio_relu3")(x)
-    x = keras.layers.Flatten(name="audio_flatten")(x)
+    if pooling == "time":
+        x = _pool_over_time(x)
+    else:
+        x = keras.layers.Flatten(name="audio_flatten")(x)
     x = keras.layers.Dropout(DROPOUT_RATE, name="audio_dropout1")(x)
     x = keras.layers.Dense(64, name="audio_dense")(x)
     x = keras.layers.ReLU(name="audio_relu4")(x)
@@ -117,15 +149,17 @@ def _common_heads(features: keras.KerasTensor) -> dict[str, keras.KerasTensor]:
     }
 
 
-def build_cnn_mel(*, config: FeatureConfig) -> keras.Model:
-    """The seed's CNN over one log-mel window.
+def build_cnn_mel(*, config: FeatureConfig,
+                  audio_pooling: str = DEFAULT_AUDIO_POOLING["cnn_mel"]) -> keras.Model:
+    """The seed's CNN over one log-mel window (``audio_pooling``: see :func:`_audio_branch`).
 
     Input ``LOGMEL_INPUT`` float32 ``(n_mels, n_frames, 1)`` dB; outputs
     ``EMERGENCY_OUTPUT`` ``(1,)`` and ``CATEGORY_OUTPUT`` ``(len(CATEGORIES),)``.
     """
     _check_audio_shape(config)
+    _check_pooling(audio_pooling)
     logmel = _logmel_input(config)
-    features = _audio_branch(logmel, config=config)
+    features = _audio_branch(logmel, config=config, pooling=audio_pooling)
     return keras.Model(inputs={LOGMEL_INPUT: logmel}, outputs=_common_heads(features),
                        name="cnn_mel")
 
@@ -186,8 +220,10 @@ def build_vgg16_transfer(*, config: FeatureConfig, weights_path: str | None = No
                        name="vgg16_transfer")
 
 
-def build_multimodal(*, config: FeatureConfig, vocab_size: int) -> keras.Model:
-    """The seed's final model: the CNN audio branch plus an LSTM over the transcript.
+def build_multimodal(*, config: FeatureConfig, vocab_size: int,
+                     audio_pooling: str = DEFAULT_AUDIO_POOLING["multimodal"]) -> keras.Model:
+    """The seed's final model: the CNN audio branch (``audio_pooling``: see
+    :func:`_audio_branch`) plus an LSTM over the transcript.
 
     Inputs ``LOGMEL_INPUT`` float32 ``(n_mels, n_frames, 1)`` dB and ``TOKENS_INPUT``
     int32 ``(text_length,)`` (0 = PAD). Text branch: Embedding(``vocab_size``, 100,
@@ -204,9 +240,10 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int) -> keras.Model:
     if vocab_size < 2:
         raise ConfigError(f"vocab_size={vocab_size} must be >= 2 (PAD and OOV)")
     _check_audio_shape(config)
+    _check_pooling(audio_pooling)
     logmel = _logmel_input(config)
     tokens = keras.Input(shape=(config.text_length,), dtype="int32", name=TOKENS_INPUT)
-    audio = _audio_branch(logmel, config=config)
+    audio = _audio_branch(logmel, config=config, pooling=audio_pooling)
     text = keras.layers.Embedding(
         vocab_size, EMBEDDING_DIM, mask_zero=True, name="token_embedding")(tokens)
     text = keras.layers.LSTM(128, name="text_lstm")(text)
@@ -270,19 +307,39 @@ def default_loss_weights(name: str) -> dict[str, float]:
             for output in model_output_names(name)}
 
 
+def audio_pooling_of(name: str, requested: str | None = None) -> str | None:
+    """The audio pooling model ``name`` is built with: ``requested``, or its default when
+    ``None``; ``None`` for a model without the CNN audio branch (which refuses a request)."""
+    _check_name(name)
+    if name not in DEFAULT_AUDIO_POOLING:
+        if requested is not None:
+            raise ConfigError(f"audio pooling is only for models {sorted(DEFAULT_AUDIO_POOLING)}, "
+                              f"not {name!r}")
+        return None
+    pooling = DEFAULT_AUDIO_POOLING[name] if requested is None else requested
+    _check_pooling(pooling)
+    return pooling
+
+
 def build_model(name: str, *, config: FeatureConfig, vocab_size: int, seed: int,
-                vgg_weights: str | None = None) -> keras.Model:
+                vgg_weights: str | None = None, audio_pooling: str | None = None
+                ) -> keras.Model:
     """Build model ``name`` (a key of :data:`MODEL_BUILDERS`) for ``config``.
 
     ``seed`` seeds Python, NumPy and the backend (``keras.utils.set_random_seed``) so the
     initial weights are reproducible. ``vocab_size`` is used by ``"multimodal"`` only;
-    ``vgg_weights`` (a local ImageNet weights file) by ``"vgg16_transfer"`` only.
+    ``vgg_weights`` (a local ImageNet weights file) by ``"vgg16_transfer"`` only;
+    ``audio_pooling`` (:data:`AUDIO_POOLINGS`, default :data:`DEFAULT_AUDIO_POOLING`) by the
+    models with the CNN audio branch only.
     """
     _check_name(name)
     if vgg_weights is not None and name != "vgg16_transfer":
         raise ConfigError(f"vgg_weights={vgg_weights!r} is only used by model 'vgg16_transfer', "
                           f"not {name!r}")
+    pooling = audio_pooling_of(name, audio_pooling)
     options = {"multimodal": {"vocab_size": vocab_size},
                "vgg16_transfer": {"weights_path": vgg_weights}}.get(name, {})
+    if pooling is not None:
+        options["audio_pooling"] = pooling
     keras.utils.set_random_seed(seed)
     return MODEL_BUILDERS[name](config=config, **options)

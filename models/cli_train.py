@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from models.builders import DEFAULT_MODEL, MODEL_BUILDERS
+from models.builders import AUDIO_POOLINGS, DEFAULT_AUDIO_POOLING, DEFAULT_MODEL, MODEL_BUILDERS
 from models.train import TrainOptions, train_bundle
 from transforms.errors import ConfigError
 
@@ -85,6 +85,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-train-windows", type=int, default=None,
                         help="fit on a random subset of this many training windows")
     parser.add_argument("--logdir", default=None, help="TensorBoard log folder")
+    parser.add_argument("--audio-pooling", default=None, choices=AUDIO_POOLINGS,
+                        help="how the CNN audio branch (cnn_mel, multimodal) joins its maps "
+                             "to its Dense layer: 'flatten' (the seed's) or 'time' (max and "
+                             "mean over time) (default: the model's, "
+                             f"{DEFAULT_AUDIO_POOLING})")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -95,7 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
         time_shift=args.time_shift, text_swap=args.text_swap,
         token_dropout=args.token_dropout, logdir=args.logdir,
-        vgg_weights=args.vgg_weights)
+        vgg_weights=args.vgg_weights, audio_pooling=args.audio_pooling)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers)
     return 0

@@ -81,7 +81,9 @@ class TrainOptions:
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (its Flatten → Dense head is tied to positions). ``logdir``:
     TensorBoard logs.
-    ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``."""
+    ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``.
+    ``audio_pooling``: how the CNN audio branch pools its maps (``builders.AUDIO_POOLINGS``;
+    ``None``: the model's default; models with that branch only)."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -95,6 +97,7 @@ class TrainOptions:
     time_shift: bool = True
     logdir: Optional[str] = None
     vgg_weights: Optional[str] = None
+    audio_pooling: Optional[str] = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -290,7 +293,8 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
     """
     model = builders.build_model(name, config=config, vocab_size=len(vocabulary),
                                  seed=options.seed,
-                                 vgg_weights=options.vgg_weights)
+                                 vgg_weights=options.vgg_weights,
+                                 audio_pooling=options.audio_pooling)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
                   loss=builders.default_losses(name),
                   loss_weights=builders.default_loss_weights(name),
@@ -378,12 +382,14 @@ def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> st
                   f"{_figure(prank['precision'])}, recall {_figure(prank['recall'])}, "
                   f"ROC AUC {_figure(prank['roc_auc'])}\n")
     counts = test["confusion_matrix"]
+    pooling = ("" if training["audio_pooling"] is None
+               else f"; audio pooling `{training['audio_pooling']}`")
     return f"""# Model card: {metadata['model_name']} {metadata['model_version']}
 
 Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}).
 
 ## Model
-- architecture `{metadata['model_name']}` ({training['parameter_count']:,} parameters),
+- architecture `{metadata['model_name']}` ({training['parameter_count']:,} parameters{pooling}),
   weights from `{metadata['weights_origin']}`;
 - input: 7-s log-mel windows ({training['feature_config']}) plus, for the multimodal
   model, the caller's transcript as Okt tokens (vocabulary of {training['vocabulary_size']});
@@ -527,6 +533,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "token_dropout": options.token_dropout,
             "text_swap": options.text_swap,
             "time_shift": options.time_shift,
+            "audio_pooling": builders.audio_pooling_of(model_name, options.audio_pooling),
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),
             "emergency_threshold_rule": f"validation recall >= {EMERGENCY_MIN_RECALL}",

@@ -11,9 +11,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from models.builders import (  # noqa: E402
+    AUDIO_POOLINGS,
+    DEFAULT_AUDIO_POOLING,
     DEFAULT_MODEL,
     MODEL_BUILDERS,
     VGG_IMAGE_SIZE,
+    audio_pooling_of,
     build_model,
     build_multimodal,
     build_vgg16_transfer,
@@ -122,6 +125,36 @@ def test_the_audio_branch_follows_the_seed(models: dict) -> None:
     for layer in convs:
         assert multimodal.get_layer(layer.name).kernel.shape == layer.kernel.shape
     assert multimodal.get_layer("fusion").output.shape[1:] == (64 + 128,)
+
+
+def test_time_pooling_takes_the_max_and_mean_over_time_of_the_last_maps() -> None:
+    model = build_model("multimodal", config=SMALL, vocab_size=VOCAB_SIZE, seed=1,
+                        audio_pooling="time")
+    maps = keras.Model(model.inputs, model.get_layer("audio_relu3").output)
+    pooled = keras.Model(model.inputs, model.get_layer("audio_pooled").output)
+    inputs = _inputs(SMALL, batch=2)
+    got_maps = keras.ops.convert_to_numpy(maps(inputs))  # (2, 1 band, 24 steps, 48 maps)
+    got = keras.ops.convert_to_numpy(pooled(inputs))
+    assert got.shape == (2, 2 * 1 * 48)
+    np.testing.assert_allclose(got[:, :48], got_maps.max(axis=2)[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(got[:, 48:], got_maps.mean(axis=2)[:, 0], rtol=1e-5, atol=1e-6)
+    # the same convolutions as the seed's branch, without its 24,864 x 64 Dense layer
+    default = {pooling: build_model("multimodal", config=FeatureConfig(), vocab_size=819,
+                                    seed=1, audio_pooling=pooling).count_params()
+               for pooling in AUDIO_POOLINGS}
+    assert default["flatten"] - default["time"] == (24_864 - 2 * 7 * 48) * 64
+
+
+def test_audio_pooling_defaults_per_model_and_is_refused_without_an_audio_branch() -> None:
+    assert audio_pooling_of("cnn_mel") == DEFAULT_AUDIO_POOLING["cnn_mel"]
+    assert audio_pooling_of("multimodal", "time") == "time"
+    assert audio_pooling_of("lstm_mfcc") is None
+    with pytest.raises(ConfigError, match="only for models"):
+        build_model("lstm_mfcc", config=SMALL, vocab_size=2, seed=0, audio_pooling="time")
+    with pytest.raises(ConfigError, match="audio pooling 'avg' must be one of"):
+        build_model("cnn_mel", config=SMALL, vocab_size=2, seed=0, audio_pooling="avg")
+    cnn = build_model("cnn_mel", config=SMALL, vocab_size=2, seed=0, audio_pooling="time")
+    assert cnn.get_layer("audio_pooled").output.shape[1:] == (2 * 48,)
 
 
 def test_logmel_rescaling_maps_floor_and_0db_to_minus_one_and_one(models: dict) -> None:

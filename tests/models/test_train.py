@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from models import dataset
-from models.bundle import load_bundle
+from models.builders import DEFAULT_AUDIO_POOLING
+from models.bundle import MODEL_CARD_FILE, load_bundle
 from models.precision import PRECISION_CHECKS_KEY
 from models.dataset import (
     balanced_weights,
@@ -216,6 +217,7 @@ def test_short_training_learns_the_tiny_archive_and_writes_a_bundle(tiny_bundle)
                                            "normal": 6, "prank": 0}
     assert training["epochs_run"] == TINY_EPOCHS and training["seed"] == 3
     assert training["parameter_count"] == bundle.model.count_params()
+    assert training["audio_pooling"] == DEFAULT_AUDIO_POOLING["multimodal"]
     assert bundle.metadata["weights_origin"] == "random-init"
     assert bundle.model_version.startswith(bundle.metadata["created_at"][:10].replace("-", "."))
     history = bundle.metrics["training"]["history"]
@@ -316,6 +318,21 @@ def test_roll_frames_rolls_each_window_by_its_own_shift():
     np.testing.assert_array_equal(rolled[0], log_mel[0])
     np.testing.assert_array_equal(rolled[1], np.roll(log_mel[1], 2, axis=1))
     assert rolled.shape == log_mel.shape and rolled.dtype == np.float32
+
+
+def test_train_builds_the_audio_pooling_asked_for_and_records_it(tiny_archive, feature_cache,
+                                                                tmp_path):
+    out = str(tmp_path / "cnn")
+    status = main(["train", "--archive", tiny_archive, "--model", "cnn_mel", "--out", out,
+                   "--epochs", "1", "--batch-size", "4", "--audio-pooling", "time",
+                   "--cache-dir", feature_cache, "--workers", "2"])
+
+    assert status == 0
+    bundle = load_bundle(out)
+    assert bundle.metadata["training"]["audio_pooling"] == "time"
+    assert bundle.model.get_layer("audio_pooled").output.shape[1:] == (2 * 7 * 48,)
+    with open(os.path.join(out, MODEL_CARD_FILE), encoding="utf-8") as card:
+        assert "audio pooling `time`" in card.read()
 
 
 def test_time_shift_rolls_training_windows_and_keeps_their_content():
