@@ -48,8 +48,10 @@ DEFAULT_MODEL = "multimodal"
 #: (the maximum and the mean over time of each band and map, so a sound counts the same
 #: wherever it falls in the window).
 AUDIO_POOLINGS = ("flatten", "time")
-#: The pooling each model with an audio branch uses unless told otherwise.
-DEFAULT_AUDIO_POOLING = {"cnn_mel": "flatten", "multimodal": "flatten"}
+#: The pooling each model with an audio branch uses unless told otherwise. ``cnn_mel`` is
+#: the seed's; the multimodal default pools over time, which generalises to unseen calls
+#: better (models/README.md, "Audio pooling over time").
+DEFAULT_AUDIO_POOLING = {"cnn_mel": "flatten", "multimodal": "time"}
 
 # The audio branch's first Conv2D (5×5, valid) and two MaxPool (4, 2) need at least this.
 _MIN_MELS = 20
