@@ -224,8 +224,11 @@ def build_vgg16_transfer(*, config: FeatureConfig, weights_path: str | None = No
 
 def build_multimodal(*, config: FeatureConfig, vocab_size: int,
                      audio_pooling: str = DEFAULT_AUDIO_POOLING["multimodal"]) -> keras.Model:
-    """The seed's final model: the CNN audio branch (``audio_pooling``: see
-    :func:`_audio_branch`) plus an LSTM over the transcript.
+    """The seed's final model: the CNN audio branch plus an LSTM over the transcript.
+
+    The audio branch pools its maps over time by default (``audio_pooling="time"``, see
+    :func:`_audio_branch`), where the seed flattened them: pooled, the audio-only score
+    generalises to unseen call scripts (test ROC AUC 0.997 against 0.988, models/README.md).
 
     Inputs ``LOGMEL_INPUT`` float32 ``(n_mels, n_frames, 1)`` dB and ``TOKENS_INPUT``
     int32 ``(text_length,)`` (0 = PAD). Text branch: Embedding(``vocab_size``, 100,
