@@ -56,12 +56,15 @@ import sys
 import threading
 import time
 from importlib import metadata
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from models.precision import PRECISION_CHOICES  # noqa: E402  (no TensorFlow: cheap here)
+
+if TYPE_CHECKING:  # the children import NumPy lazily, after the parent's start-up
+    import numpy as np
 
 DEFAULT_ROOT = pathlib.Path("/tmp/call-triage-bench")
 RUN_DATE = "2026-01-01"
@@ -139,7 +142,7 @@ def child_pipeline(args: argparse.Namespace) -> dict[str, Any]:
             "timings": summary["timings"]}
 
 
-def fit_frames(log_mel: "np.ndarray", n_frames: int) -> "np.ndarray":
+def fit_frames(log_mel: np.ndarray, n_frames: int) -> np.ndarray:
     """Crop (drop the last frames) or pad (with the minimum dB) a (n_mels, t) log-mel to
     (n_mels, n_frames)."""
     import numpy as np

@@ -84,7 +84,7 @@ class TriageOptions(PipelineOptions):
             parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
                                 type=type(getattr(defaults, field.name)),
                                 default=getattr(defaults, field.name),
-                                help=f"prank rule threshold (default: %(default)s)")
+                                help="prank rule threshold (default: %(default)s)")
 
 
 @dataclasses.dataclass(frozen=True)
