@@ -73,9 +73,8 @@ def _recording(recorder: _Recorder) -> Iterator[None]:
     """Within the block, the generator's helpers also write each call's draws into
     ``recorder``; the originals are restored on leaving it."""
     everyday_beds, everyday_events = _everyday_sounds()
-    originals = (corpus.channel.mix_at_snr, corpus.channel.set_level, corpus.speech.deliver,
-                 dict(sounds.BEDS), dict(sounds.EVENTS))
-    mix_at_snr, set_level, deliver, beds, events = originals
+    mix_at_snr, set_level = corpus.channel.mix_at_snr, corpus.channel.set_level
+    deliver, beds, events = corpus.speech.deliver, dict(sounds.BEDS), dict(sounds.EVENTS)
 
     def recorded_mix(**kwargs):
         recorder.snr_db = kwargs["snr_db"]
