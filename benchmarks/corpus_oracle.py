@@ -2,16 +2,17 @@
 
 Re-renders the calls of ``call-triage synth --calls N --seed S`` in memory with the
 generator's random draws recorded — the caller's espeak-ng speed (words per minute) and
-pitch, the speech-to-background SNR, the peak level, and how many of the scene's beds
-and events are distress ones (a sound no everyday scene uses) — then fits a small
-network on the training split's draws and prints its accuracy at 0.5 on the test splits
-for growing sets of draws. It answers "is the information for the target in the sound at
-all?"; no model can see these numbers, only their effect on the audio. The recording
-wraps the generator's own functions for the run (``synth.corpus``'s ``channel`` and
-``speech`` helpers, ``synth.sounds``'s bed and event tables); nothing is written to disk.
+pitch, the speech-to-background SNR, the peak level, and how many of the scene's beds and
+events are distress ones (a sound no everyday scene uses) — then fits a small network
+(``delivery_probe.fit_network``) on the training split's draws and prints its accuracy at
+0.5 on the test splits for growing sets of draws. It answers "is the information for the
+target in the sound at all?"; no model can see these numbers, only their effect on the
+audio. The recording wraps the generator's own functions for the run (``synth.corpus``'s
+``channel`` and ``speech`` helpers, ``synth.sounds``'s bed and event tables); nothing is
+written to disk.
 
 Figures and what they mean: models/README.md, "What the audio carries".
-Run (~5 min): ``.venv/bin/python benchmarks/corpus_oracle.py --calls 2000 --seed 1
+Run (~4 min): ``.venv/bin/python benchmarks/corpus_oracle.py --calls 2000 --seed 1
 [--eval-calls 5000]``.
 """
 
@@ -28,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.delivery_probe import fit_network  # noqa: E402
 from synth import corpus, sounds  # noqa: E402
 
 #: The recorded draws, in column order.
@@ -127,24 +129,6 @@ def recorded_draws(*, n_calls: int, seed: int, splits: Sequence[str]
     return np.array(rows), np.array(labels)
 
 
-def fit_classifier(draws: np.ndarray, labels: np.ndarray, *, seed: int):
-    """A 32-16 ReLU network with a sigmoid output over standardised ``draws``; returns a
-    function draws → emergency probability."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    normalise = keras.layers.Normalization()
-    normalise.adapt(draws.astype(np.float32))
-    model = keras.Sequential([
-        keras.Input((draws.shape[1],)), normalise,
-        keras.layers.Dense(32, activation="relu"), keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    model.fit(draws.astype(np.float32), labels.astype(np.float32), epochs=300,
-              batch_size=64, verbose=0)
-    return lambda values: model.predict(values.astype(np.float32), verbose=0)[:, 0]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000, help="the training corpus's size")
@@ -163,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("|---|" + "---|" * len(names))
     for title, columns in DRAW_SETS:
         index = [DRAWS.index(c) for c in columns]
-        predict = fit_classifier(train[0][:, index], train[1], seed=args.fit_seed)
+        predict = fit_network(train[0][:, index], train[1], seed=args.fit_seed)
         accuracies = [float(np.mean((predict(draws[:, index]) >= 0.5) == labels))
                       for draws, labels in tests.values()]
         print(f"| {title} | " + " | ".join(f"{a:.4f}" for a in accuracies) + " |")

@@ -4,7 +4,7 @@ The synthetic corpus speaks emergencies faster, higher and louder, in noisier pl
 (``synth/speech.py``, ``synth/corpus.py``); the bundle's remaining false alarms are calm
 calls its audio branch hears as distress. This script measures a few delivery cues per
 call straight from the audio and the transcript (:func:`measure_delivery`), fits a small
-network on them over the training split (:func:`fit_delivery_model`), fuses its score
+network on them over the training split (:func:`fit_network`), fuses its score
 with the bundle's by logistic regression on the validation split (:func:`fit_fusion`),
 chooses the emergency threshold on the fused validation scores (recall >= 0.98, as
 ``call-triage train`` does) and prints, side by side on each evaluation archive's test
@@ -13,7 +13,7 @@ splits take no part in any fit.
 
 Figures and what they mean: models/README.md, "What the audio carries" (the cues help
 near the threshold on corpus2000, not robustly on corpus5000; not adopted).
-Run (~3 min): ``.venv/bin/python benchmarks/delivery_probe.py --archive /work/data/corpus2000
+Run (~1.5 min): ``.venv/bin/python benchmarks/delivery_probe.py --archive /work/data/corpus2000
 [--eval-archive /work/data/corpus5000] [--channel caller|mix]``.
 """
 
@@ -108,37 +108,39 @@ def _measure_record(job: tuple[CallRecord, int | None]) -> np.ndarray:
                             transcript=read_transcript(record))
 
 
-def measure_archive(archive: str, *, channel: int | None, workers: int
-                    ) -> dict[str, tuple[CallRecord, np.ndarray]]:
-    """call_id -> (record, cues) for every labelled call of ``archive``."""
-    records = [r for r in list_calls(archive) if isinstance(r, CallRecord) and r.label]
+def measure_archive(archive: str, *, splits: Sequence[str], channel: int | None,
+                    workers: int) -> dict[str, tuple[CallRecord, np.ndarray]]:
+    """call_id -> (record, cues) for every labelled call of ``archive`` in ``splits``."""
+    records = [r for r in list_calls(archive)
+               if isinstance(r, CallRecord) and r.label and r.split in splits]
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
         cues = list(pool.map(_measure_record, [(r, channel) for r in records], chunksize=16))
     return {r.call_id: (r, c) for r, c in zip(records, cues)}
 
 
-def fit_delivery_model(cues: np.ndarray, labels: np.ndarray, *, seed: int):
-    """A 32-16 ReLU network with a sigmoid output over standardised cues (NaN → the
-    training median), fitted on ``cues`` (n, len(CUES)) → ``labels`` bool (n,). Returns
-    a function cues → emergency probability (n,)."""
+def fit_network(features: np.ndarray, labels: np.ndarray, *, seed: int):
+    """A 32-16 ReLU network (L2 1e-3) with a sigmoid output over standardised
+    ``features`` (n, k) (NaN → the training median), fitted on them → ``labels`` bool (n,)
+    for 300 epochs. Returns a function features (m, k) → emergency probability (m,)."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    median = np.nanmedian(cues, axis=0)
+    median = np.nanmedian(features, axis=0)
 
     def filled(values: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(values), median, values).astype(np.float32)
 
     normalise = keras.layers.Normalization()
-    normalise.adapt(filled(cues))
+    normalise.adapt(filled(features))
     l2 = keras.regularizers.L2(1e-3)
     model = keras.Sequential([
-        keras.Input((cues.shape[1],)), normalise,
+        keras.Input((features.shape[1],)), normalise,
         keras.layers.Dense(32, activation="relu", kernel_regularizer=l2),
         keras.layers.Dense(16, activation="relu", kernel_regularizer=l2),
         keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    model.fit(filled(cues), labels.astype(np.float32), epochs=300, batch_size=64, verbose=0)
+    model.fit(filled(features), labels.astype(np.float32), epochs=300, batch_size=64,
+              verbose=0)
     return lambda values: model.predict(filled(values), batch_size=1024, verbose=0)[:, 0]
 
 
@@ -206,9 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     channel = 0 if args.channel == "caller" else None
     bundle = load_bundle(args.bundle)
-    measured = measure_archive(args.archive, channel=channel, workers=args.workers)
+    measured = measure_archive(args.archive, splits=("train", "validation", "test"),
+                               channel=channel, workers=args.workers)
     _, train_cues, train_labels = _split(measured, "train")
-    delivery = fit_delivery_model(train_cues, train_labels, seed=args.seed)
+    delivery = fit_network(train_cues, train_labels, seed=args.seed)
     val_ids, val_cues, val_labels = _split(measured, "validation")
     val_bundle = bundle_scores(bundle, archive=args.archive, split="validation")
     val_scores = [np.array([val_bundle[i] for i in val_ids]), delivery(val_cues)]
@@ -224,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           "| recall | ROC AUC | false alarms | missed |\n|---|---|---|---|---|---|---|---|---|")
     for archive in [args.archive] + args.eval_archive:
         tested = (measured if archive == args.archive
-                  else measure_archive(archive, channel=channel, workers=args.workers))
+                  else measure_archive(archive, splits=("test",), channel=channel,
+                                       workers=args.workers))
         ids, cues, labels = _split(tested, "test")
         by_id = bundle_scores(bundle, archive=archive, split="test")
         scores = [np.array([by_id[i] for i in ids]), delivery(cues)]

@@ -80,8 +80,7 @@ class TrainOptions:
     ``time_shift``: roll every training window's log-mel along time by a random number of
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (most useful to a Flatten → Dense head, which is tied to
-    positions). ``logdir``:
-    TensorBoard logs.
+    positions). ``logdir``: TensorBoard logs.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``.
     ``audio_pooling``: how the CNN audio branch pools its maps (``builders.AUDIO_POOLINGS``;
     ``None``: the model's default; models with that branch only)."""
