@@ -173,7 +173,7 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     bundle = load_bundle(os.path.normpath(DEFAULT_BUNDLE))
     model, vocab, text_length = bundle.model, bundle.vocabulary, bundle.config.text_length
-    tokenizer = OktTokenizer()
+    tokenizer = OktTokenizer.for_config(bundle.config)
     load_s = time.perf_counter() - wall0
     stages = {"load": 0.0, "mel": 0.0, "tokenise": 0.0, "predict": 0.0}
     windows, audio_s, calls, errors, frames_seen = 0, 0.0, 0, [], set()
@@ -237,7 +237,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
                                      native=native_bfloat16())
     bundle = with_precision(bundle, precision)
     config, vocab, batch = bundle.config, bundle.vocabulary, args.batch_size
-    tokenizer = OktTokenizer()
+    tokenizer = OktTokenizer.for_config(config)
     tokenizer.tokenize("불이 났어요")  # start the JVM (not timed)
     predict_windows(bundle, {  # build the predict function (not timed)
         LOGMEL_INPUT: np.zeros((batch,) + config.logmel_shape, np.float32),

@@ -149,14 +149,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_fusion(scores: Sequence[np.ndarray], labels: np.ndarray, *, l2: float = 1.0,
-               iterations: int = 50) -> np.ndarray:
-    """Logistic regression of ``labels`` (bool (n,)) on the logits of ``scores`` (each a
-    probability (n,)), L2 penalty ``l2`` on the weights (not the bias), by Newton's
-    method. Returns (bias, weight per score)."""
-    x = np.column_stack([np.ones(labels.size)] + [_logit(s) for s in scores])
+def fit_logistic(features: np.ndarray, labels: np.ndarray, *, l2: float,
+                 iterations: int = 50) -> np.ndarray:
+    """Logistic regression of ``labels`` (bool (n,)) on ``features`` (n, k), L2 penalty
+    ``l2`` on the weights (not the bias), by Newton's method. Returns (bias, k weights)."""
+    x = np.column_stack([np.ones(labels.size), features])
     y = labels.astype(np.float64)
-    penalty = np.diag([0.0] + [l2] * len(scores))
+    penalty = np.diag([0.0] + [l2] * features.shape[1])
     beta = np.zeros(x.shape[1])
     for _ in range(iterations):
         p = 1 / (1 + np.exp(-x @ beta))
@@ -164,6 +163,13 @@ def fit_fusion(scores: Sequence[np.ndarray], labels: np.ndarray, *, l2: float = 
         hessian = (x * (p * (1 - p))[:, None]).T @ x + penalty
         beta -= np.linalg.solve(hessian, gradient)
     return beta
+
+
+def fit_fusion(scores: Sequence[np.ndarray], labels: np.ndarray, *, l2: float = 1.0
+               ) -> np.ndarray:
+    """:func:`fit_logistic` on the logits of ``scores`` (each a probability (n,)).
+    Returns (bias, weight per score)."""
+    return fit_logistic(np.column_stack([_logit(s) for s in scores]), labels, l2=l2)
 
 
 def fused_score(beta: np.ndarray, scores: Sequence[np.ndarray]) -> np.ndarray:

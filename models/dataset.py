@@ -236,11 +236,11 @@ def build_vocabulary(train_calls: Sequence[CallFeatures]) -> Vocabulary:
 
 # --- feature extraction and its cache --------------------------------------------------
 
-def _init_worker() -> None:
+def _init_worker(config: FeatureConfig) -> None:
     global _WORKER_TOKENIZER
     limit_blas_threads()
     reuse_freed_memory()
-    _WORKER_TOKENIZER = OktTokenizer()
+    _WORKER_TOKENIZER = OktTokenizer.for_config(config)
 
 
 def _extract_one(record: CallRecord, config: FeatureConfig) -> CallFeatures | CallError:
@@ -259,12 +259,13 @@ def extract_features(records: Sequence[CallRecord], *, config: FeatureConfig,
     if workers < 1:
         raise ConfigError(f"workers={workers} must be >= 1")
     if workers == 1 or len(records) < 2:
-        _init_worker()
+        _init_worker(config)
         return _collect((_extract_one(record, config) for record in records),
                         total=len(records))
     context = multiprocessing.get_context("spawn")  # no forked TensorFlow or JVM state
     with concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_init_worker) as pool:
+            max_workers=workers, mp_context=context, initializer=_init_worker,
+            initargs=(config,)) as pool:
         chunk = max(1, min(32, len(records) // (4 * workers)))
         mapped = pool.map(_extract_one, records, [config] * len(records), chunksize=chunk)
         return _collect(mapped, total=len(records))

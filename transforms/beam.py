@@ -94,7 +94,7 @@ class _ExtractFeaturesFn(beam.DoFn):
         reuse_freed_memory()
         freeze_startup_objects()
         start_okt()
-        self._tokenizer = OktTokenizer()
+        self._tokenizer = OktTokenizer.for_config(self._config)
         self._pool = thread_pool(_POOL_NAME)
 
     def start_bundle(self) -> None:

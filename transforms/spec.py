@@ -26,6 +26,13 @@ AUDIO_OUTPUT = "audio_emergency"  # (1,) audio-only emergency probability (multi
 TEXT_OUTPUT = "text_emergency"  # (1,) text-only emergency claim probability (multimodal)
 PRANK_OUTPUT = "prank"  # (1,) probability the call is a prank (multimodal)
 
+#: How a transcript becomes tokens (``FeatureConfig.tokens``, see
+#: :meth:`transforms.text.OktTokenizer.for_config`): ``"morphemes"``, every morpheme Okt
+#: finds, as written, particles, endings and punctuation included (…되나요 ?, …났어요 !);
+#: ``"content_words"``, content words in dictionary form without stop words (the setting
+#: of bundles before 2026-11-25).
+TOKEN_SETS = ("morphemes", "content_words")
+
 LABELS = ("emergency", "normal", "prank")
 EMERGENCY_CATEGORIES = (
     "sexual_assault", "robbery", "theft", "violence", "trapped", "electrical", "gas",
@@ -45,7 +52,8 @@ class FeatureConfig:
     ``window_s`` seconds every ``hop_s`` seconds; each window becomes a log-mel
     spectrogram of ``n_mels`` bands × ``n_frames`` frames (dB re 1.0, floored at
     ``floor_db``) and an MFCC sequence of ``n_frames`` × ``n_mfcc``. Transcripts become
-    ``text_length`` token ids.
+    ``text_length`` token ids, made of the tokens ``tokens`` names (one of
+    :data:`TOKEN_SETS`).
     """
 
     sample_rate_hz: int = 16_000
@@ -59,7 +67,8 @@ class FeatureConfig:
     fmax_hz: float = 8_000.0
     floor_db: float = -100.0
     n_mfcc: int = 40
-    text_length: int = 24
+    text_length: int = 48
+    tokens: str = "morphemes"
 
     def __post_init__(self) -> None:
         for name in ("sample_rate_hz", "n_fft", "hop_length", "n_mels", "n_frames",
@@ -67,6 +76,8 @@ class FeatureConfig:
             value = getattr(self, name)
             if value <= 0:
                 raise ConfigError(f"{name}={value} must be > 0")
+        if self.tokens not in TOKEN_SETS:
+            raise ConfigError(f"tokens={self.tokens!r} must be one of {TOKEN_SETS}")
         if self.window_s <= 0:
             raise ConfigError(f"window_s={self.window_s} must be > 0")
         if not 0 < self.hop_s <= self.window_s:

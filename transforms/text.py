@@ -1,9 +1,14 @@
 """Korean transcript features: normalisation, Okt tokens, stop words and a vocabulary.
 
 The path of a transcript to the model is
-``normalise_text`` → :class:`OktTokenizer` (Okt part-of-speech tags, content words only,
-stop words dropped) → :class:`Vocabulary` ids, padded or truncated to ``text_length``
-(:class:`transforms.spec.FeatureConfig`). Training and scoring both go through
+``normalise_text`` → :class:`OktTokenizer` → :class:`Vocabulary` ids, padded or truncated
+to ``text_length``. Which tokens the tokenizer keeps is part of the
+:class:`transforms.spec.FeatureConfig` (``tokens``; :meth:`OktTokenizer.for_config`), so a
+model bundle records it: by default every morpheme Okt finds, as written, particles,
+endings and punctuation included, since the sentence's mood and tense (a question ending in
+되나요?, a past-tense story, an urgent 났어요!) tell an everyday call from a claimed
+emergency in scripts a model never saw; ``"content_words"`` keeps only content words in
+dictionary form without stop words. Training and scoring both go through
 :func:`encode_transcript` or the same two steps, so they cannot drift apart.
 
 Okt runs in a JVM (konlpy over JPype). A process can start the JVM only once, so every
@@ -38,6 +43,7 @@ from apache_beam.io.filesystems import FileSystems
 from konlpy.tag import Okt
 
 from transforms.errors import ConfigError, TokenizerError, TranscriptError
+from transforms.spec import FeatureConfig
 from transforms.worker import thread_pool
 
 #: Every part-of-speech tag Okt (open-korean-text 2.1, ``KoreanPos``) can emit.
@@ -48,7 +54,7 @@ OKT_TAGS = frozenset({
     "Email", "URL", "CashTag", "Space", "Others", "ProperNoun",
 })
 
-#: Tags whose words carry meaning and are kept by default: nouns (불, 강도, 지금), verbs
+#: Tags whose words carry meaning, the ones ``"content_words"`` tokens keep: nouns (불, 강도, 지금), verbs
 #: and adjectives in dictionary form (나다, 무섭다), adverbs (빨리, 그만), exclamations
 #: (으악), numbers (112, 3층's 3), latin words (CCTV), and Korean "particles" — jamo runs
 #: such as ㅋㅋ, ㅎㅎ, ㅠㅠ — which mark laughter and crying, a strong prank signal.
@@ -233,7 +239,8 @@ def start_okt() -> concurrent.futures.Future:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class OktTokenizer:
-    """Turns a Korean transcript into content-word tokens with konlpy's Okt.
+    """Turns a Korean transcript into tokens with konlpy's Okt; its defaults make
+    ``"content_words"`` tokens, :meth:`for_config` the tokens a feature config names.
 
     ``stem`` puts verbs and adjectives in dictionary form (났어요 → 나다); ``keep_pos`` is
     the set of Okt tags to keep (see :data:`CONTENT_POS`); tokens in ``stopwords`` are
@@ -257,6 +264,15 @@ class OktTokenizer:
         unknown = sorted(self.keep_pos - OKT_TAGS)
         if unknown:
             raise ConfigError(f"keep_pos has tags Okt does not emit: {unknown}")
+
+    @classmethod
+    def for_config(cls, config: FeatureConfig) -> "OktTokenizer":
+        """The tokenizer that makes ``config.tokens`` (:data:`transforms.spec.TOKEN_SETS`):
+        ``"morphemes"`` keeps every tag, unstemmed, with no stop words; ``"content_words"``
+        is the default settings."""
+        if config.tokens == "morphemes":
+            return cls(stopwords=frozenset(), stem=False, keep_pos=OKT_TAGS)
+        return cls()
 
     def tokenize(self, text: str) -> list[str]:
         """Content-word tokens of ``text`` in order; ``[]`` for empty or blank text.

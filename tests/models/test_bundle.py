@@ -332,8 +332,10 @@ def test_feature_config_mismatch_names_each_key(copy: str) -> None:
     _edit_json(copy, FEATURES_FILE, n_mfcc=20)
     message = _load_error(copy)
     assert message.endswith("differs from the code's: n_mfcc: bundle=20, code=40")
-    message = _load_error(copy, expected_config=FeatureConfig(text_length=32))
-    assert "n_mfcc: bundle=20, code=40; text_length: bundle=24, code=32" in message
+    message = _load_error(copy, expected_config=FeatureConfig(text_length=32,
+                                                              tokens="content_words"))
+    assert ("n_mfcc: bundle=20, code=40; text_length: bundle=48, code=32; "
+            "tokens: bundle='morphemes', code='content_words'") in message
 
 
 def test_feature_config_missing_key(copy: str) -> None:
@@ -378,7 +380,7 @@ def test_a_bundle_of_another_config_loads_only_when_asked(small_cnn_bundle: str)
     assert bundle.model_name == "cnn_mel"
     message = _load_error(small_cnn_bundle)
     for key in ("window_s: bundle=1.0, code=7.0", "n_mels: bundle=32, code=128",
-                "n_frames: bundle=101, code=300", "text_length: bundle=8, code=24"):
+                "n_frames: bundle=101, code=300", "text_length: bundle=8, code=48"):
         assert key in message
     scores = predict_windows(bundle, _inputs(SMALL, n=3))  # tokens given, not needed
     assert scores[EMERGENCY_OUTPUT].shape == (3,) and AUDIO_OUTPUT not in scores
@@ -439,7 +441,7 @@ def test_predict_windows_rejects_bad_inputs(saved: str) -> None:
     bad_cases = [
         ({LOGMEL_INPUT: good[LOGMEL_INPUT]}, "lack ['tokens'] that model 'multimodal' needs"),
         (good | {TOKENS_INPUT: good[TOKENS_INPUT][:, :5]},
-         "input 'tokens' has shape (2, 5), expected (n_windows, 24)"),
+         "input 'tokens' has shape (2, 5), expected (n_windows, 48)"),
         (good | {TOKENS_INPUT: good[TOKENS_INPUT][:1]},
          "different numbers of windows: {'logmel': 2, 'tokens': 1}"),
         ({name: value[:0] for name, value in good.items()}, "no windows to score"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 
 import apache_beam as beam
 import numpy as np
@@ -240,19 +242,42 @@ def test_handler_rejects_bad_settings():
         CallModelHandler(DEFAULT_BUNDLE, precision="half")
 
 
+def _shipped_bundle_with_check(tmp_path, *, prank_decisions_changed: int) -> str:
+    """A copy of the shipped bundle whose recorded bfloat16 check changed
+    ``prank_decisions_changed`` prank decisions and no emergency decision."""
+    copy = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE, copy)
+    manifest = json.loads((copy / "bundle.json").read_text(encoding="utf-8"))
+    manifest["precision_checks"]["bfloat16"]["decisions_changed"] = {
+        "category": 0, "emergency": 0, "prank": prank_decisions_changed}
+    (copy / "bundle.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return str(copy)
+
+
 @pytest.mark.parametrize("native, expected", [(True, "bfloat16"), (False, "float32"),
                                                (None, "float32")])
 def test_auto_loads_the_shipped_model_in_bfloat16_only_where_the_cpu_has_it(
-        monkeypatch, native, expected):
+        monkeypatch, tmp_path, native, expected):
     # the CPU's flags are the one thing a test cannot change, so they are stubbed here
     monkeypatch.setattr(scoring, "native_bfloat16", lambda: native)
+    path = _shipped_bundle_with_check(tmp_path, prank_decisions_changed=0)
 
-    bundle = CallModelHandler(DEFAULT_BUNDLE).load_model()
+    bundle = CallModelHandler(path).load_model()
 
     assert bundle.precision == expected
     assert bundle.model.get_layer("audio_conv2").compute_dtype == expected
-    assert CallModelHandler(DEFAULT_BUNDLE, precision="float32").load_model().precision == (
+    assert CallModelHandler(path, precision="float32").load_model().precision == (
         "float32")
+
+
+def test_auto_keeps_float32_when_bfloat16_changed_a_decision(monkeypatch, tmp_path):
+    monkeypatch.setattr(scoring, "native_bfloat16", lambda: True)
+    path = _shipped_bundle_with_check(tmp_path, prank_decisions_changed=1)
+
+    bundle = CallModelHandler(path).load_model()
+
+    assert bundle.precision == "float32"
+    assert bundle.model.get_layer("audio_conv2").compute_dtype == "float32"
 
 
 def test_window_inputs_stack_calls_in_order_and_leave_one_call_uncopied():

@@ -12,6 +12,7 @@ import subprocess
 
 import json
 import pickle
+import re
 import threading
 import time
 import unicodedata
@@ -24,6 +25,7 @@ import pytest
 
 from transforms import text
 from transforms.errors import ConfigError, TokenizerError, TranscriptError
+from transforms.spec import DEFAULT_FEATURES, TOKEN_SETS, FeatureConfig
 from transforms.text import (
     OOV_ID, PAD_ID, RESERVED_TOKENS, STOPWORDS, OktTokenizer, Vocabulary, encode_transcript,
     load_stopwords, normalise_text,
@@ -136,6 +138,31 @@ def test_tokenize_blank_text_is_empty(blank):
 
 def test_tokenize_punctuation_only_is_empty():
     assert TOKENIZER.tokenize("?! ... ~~") == []
+
+
+def test_morpheme_tokens_keep_the_endings_and_punctuation_that_mark_a_question():
+    morphemes = OktTokenizer.for_config(FeatureConfig(tokens="morphemes"))
+    question = morphemes.tokenize("민원실 업무 시간이 어떻게 되나요?")
+    claim = morphemes.tokenize(FIRE)
+    assert question[-2:] == ["되나요", "?"]
+    assert claim[:6] == ["집", "에", "불", "이", "났어요", "!"]
+    assert morphemes.tokenize("네 알겠어요")[0] == "네"  # no stop words
+
+
+def test_content_word_tokens_are_the_default_tokenizer():
+    content = OktTokenizer.for_config(FeatureConfig(tokens="content_words"))
+    assert content == TOKENIZER
+    assert content.tokenize(FIRE) == TOKENIZER.tokenize(FIRE)
+
+
+def test_default_features_take_morpheme_tokens():
+    assert DEFAULT_FEATURES.tokens == "morphemes"
+    assert OktTokenizer.for_config(DEFAULT_FEATURES).tokenize("불이 났어요?")[-1] == "?"
+
+
+def test_feature_config_rejects_an_unknown_token_set():
+    with pytest.raises(ConfigError, match=re.escape(f"tokens='words' must be one of {TOKEN_SETS}")):
+        FeatureConfig(tokens="words")
 
 
 def test_tokenize_with_custom_parts_of_speech():
