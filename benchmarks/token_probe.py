@@ -8,11 +8,12 @@ is worded from a script the model never read. For each token set of
 bags of the training split's unigrams and bigrams (those seen at least twice) to the text
 head's target, "the words claim an emergency" (label ``emergency`` or ``prank``), and
 prints per held-out split its ROC AUC and the share of everyday calls it scores as claims
-(p > 0.5). A linear model over the same transcripts keeps the comparison about the tokens,
-not about a network's training.
+(p > 0.5); also how many tokens the transcripts make. A linear model over the same
+transcripts keeps the comparison about the tokens, not about a network's training.
 
 Figures and what they mean: models/README.md, "Tokens: morphemes, not content words".
-Run (~1 min): ``.venv/bin/python benchmarks/token_probe.py --archive /work/data/corpus2000
+Run (~1 min; 2.5 min with corpus5000):
+``.venv/bin/python benchmarks/token_probe.py --archive /work/data/corpus2000
 [--eval-archive /work/data/corpus5000]``.
 """
 
@@ -84,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that has loaded TensorFlow crashed the JVM here)
         pending = {key: tokenizer.tokenize_async(text) for key, text in transcripts.items()}
         tokens = {key: future.result() for key, future in pending.items()}
+        lengths = np.array([len(found) for found in tokens.values()])
+        print(f"{token_set:14s} | tokens per transcript: median {np.median(lengths):.0f}, "
+              f"over 24 {np.mean(lengths > 24):.1%}, over 48 {np.mean(lengths > 48):.1%}")
         train = archives[args.archive]["train"]
         counts = collections.Counter(
             gram for record in train for gram in ngrams(tokens[record.source_uri]))
