@@ -78,7 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # keyed by the manifest row: two archives may reuse call ids
     transcripts = {record.source_uri: read_transcript(record)
                    for calls in archives.values() for split in calls.values() for record in split}
-    print("token set      | split                        | claim ROC AUC | everyday calls read as claims")
+    train = archives[args.archive]["train"]
+    print("token set      | split                        | claim ROC AUC "
+          "| everyday calls read as claims")
     for token_set in TOKEN_SETS:
         tokenizer = OktTokenizer.for_config(FeatureConfig(tokens=token_set))
         # on Okt's own threads, as the job runs it (Okt on the main thread of a process
@@ -88,13 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         lengths = np.array([len(found) for found in tokens.values()])
         print(f"{token_set:14s} | tokens per transcript: median {np.median(lengths):.0f}, "
               f"over 24 {np.mean(lengths > 24):.1%}, over 48 {np.mean(lengths > 48):.1%}")
-        train = archives[args.archive]["train"]
         counts = collections.Counter(
             gram for record in train for gram in ngrams(tokens[record.source_uri]))
         index = {gram: i for i, gram in enumerate(
             sorted(gram for gram, count in counts.items() if count >= MIN_COUNT))}
-        beta = fit_logistic(bags([tokens[r.source_uri] for r in train], index), claim_labels(train),
-                            l2=L2, iterations=20)
+        beta = fit_logistic(bags([tokens[r.source_uri] for r in train], index),
+                            claim_labels(train), l2=L2, iterations=20)
         for archive, calls in archives.items():
             for split in ("validation", "test"):
                 held_out = calls.get(split, [])

@@ -54,10 +54,11 @@ OKT_TAGS = frozenset({
     "Email", "URL", "CashTag", "Space", "Others", "ProperNoun",
 })
 
-#: Tags whose words carry meaning, the ones ``"content_words"`` tokens keep: nouns (불, 강도, 지금), verbs
-#: and adjectives in dictionary form (나다, 무섭다), adverbs (빨리, 그만), exclamations
-#: (으악), numbers (112, 3층's 3), latin words (CCTV), and Korean "particles" — jamo runs
-#: such as ㅋㅋ, ㅎㅎ, ㅠㅠ — which mark laughter and crying, a strong prank signal.
+#: Tags whose words carry meaning, the ones ``"content_words"`` tokens keep: nouns (불,
+#: 강도, 지금), verbs and adjectives in dictionary form (나다, 무섭다), adverbs (빨리,
+#: 그만), exclamations (으악), numbers (112, 3층's 3), latin words (CCTV), and Korean
+#: "particles" — jamo runs such as ㅋㅋ, ㅎㅎ, ㅠㅠ — which mark laughter and crying, a
+#: strong prank signal.
 #: Dropped: particles (Josa), endings (Eomi, PreEomi), suffixes, determiners (이, 그, 무슨)
 #: and conjunctions (function words), modifiers and verb prefixes (rare, mostly
 #: mis-analyses), punctuation, foreign-script runs (emoji, hanja, symbols), and
@@ -275,7 +276,8 @@ class OktTokenizer:
         return cls()
 
     def tokenize(self, text: str) -> list[str]:
-        """Content-word tokens of ``text`` in order; ``[]`` for empty or blank text.
+        """The tokens of ``text`` that these settings keep, in order; ``[]`` for empty or
+        blank text.
 
         Raises :class:`TranscriptError` if ``text`` is not a ``str`` and
         :class:`TokenizerError`, quoting the start of the text, if Okt fails on it.

@@ -152,7 +152,7 @@ def test_morpheme_tokens_keep_the_endings_and_punctuation_that_mark_a_question()
 def test_content_word_tokens_are_the_default_tokenizer():
     content = OktTokenizer.for_config(FeatureConfig(tokens="content_words"))
     assert content == TOKENIZER
-    assert content.tokenize(FIRE) == TOKENIZER.tokenize(FIRE)
+    assert content.tokenize(FIRE)[:3] == ["집", "불", "나다"]
 
 
 def test_default_features_take_morpheme_tokens():
