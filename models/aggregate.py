@@ -20,12 +20,12 @@ from transforms.spec import (
     CATEGORY_OUTPUT,
     EMERGENCY_OUTPUT,
     PRANK_OUTPUT,
+    SIGMOID_OUTPUTS,
     TEXT_OUTPUT,
 )
 
 AGGREGATION_METHODS = ("max", "topk_mean")
 DEFAULT_METHOD = "max"
-_SIGMOID_OUTPUTS = (EMERGENCY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _check_windows(*, outputs: Mapping[str, np.ndarray], window_starts_s: np.nda
         raise InferenceError(f"outputs {sorted(outputs)} lack {missing}")
     n_windows = len(window_starts_s)
     wanted = {CATEGORY_OUTPUT: (n_windows, len(CATEGORIES))} | {
-        name: (n_windows,) for name in _SIGMOID_OUTPUTS}
+        name: (n_windows,) for name in SIGMOID_OUTPUTS}
     for name, shape in wanted.items():
         if name not in outputs:
             continue

@@ -6,12 +6,16 @@ Every model takes named inputs (``transforms.spec`` ``*_INPUT``) with shapes rea
 - ``EMERGENCY_OUTPUT``: sigmoid ``(1,)``, probability the window is an emergency;
 - ``CATEGORY_OUTPUT``: softmax ``(len(CATEGORIES),)`` over the taxonomy;
 - multimodal only: ``AUDIO_OUTPUT`` (sigmoid on the audio branch alone), ``TEXT_OUTPUT``
-  (sigmoid on the text branch alone: "the transcript claims an emergency") and
-  ``PRANK_OUTPUT`` (sigmoid on the fused features: "this call is a prank").
+  (sigmoid on the LSTM text branch alone: "the transcript claims an emergency"),
+  ``PRANK_OUTPUT`` (sigmoid on the fused features: "this call is a prank") and
+  ``GATE_OUTPUT`` (a linear n-gram model of the transcript: "the words report a real
+  emergency"); its ``EMERGENCY_OUTPUT`` is ``AUDIO_OUTPUT × GATE_OUTPUT``
+  (:mod:`models.layers`).
 
-Only built-in layers are used, so a saved ``.keras`` file loads with ``safe_mode=True`` and
-no custom objects. Compiling and training are the trainer's job; :func:`default_losses`
-and :func:`default_loss_weights` give it a starting point.
+Besides Keras's own layers, only the two registered layers of :mod:`models.layers` are
+used, so a saved ``.keras`` file loads with ``safe_mode=True``. Compiling and training are
+the trainer's job; :func:`default_losses` and :func:`default_loss_weights` give it a
+starting point.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from typing import Callable
 
 import keras
 
+from models.layers import GatedVerdict, NgramLogit
 from transforms.errors import ConfigError
 from transforms.spec import (
     AUDIO_OUTPUT,
     CATEGORIES,
     CATEGORY_OUTPUT,
     EMERGENCY_OUTPUT,
+    GATE_OUTPUT,
     LOGMEL_INPUT,
     MFCC_INPUT,
     PRANK_OUTPUT,
@@ -42,6 +48,9 @@ VGG_GREY_MEAN = (103.939 + 116.779 + 123.68) / 3
 #: Embedding width of the text branch (the seed's 100).
 EMBEDDING_DIM = 100
 DROPOUT_RATE = 0.3
+#: L2 penalty on the weights of the multimodal model's n-gram gate (per weight, added to
+#: the loss of every batch).
+GATE_L2 = 1e-4
 DEFAULT_MODEL = "multimodal"
 #: How the audio branch turns its last convolution maps into features: ``"flatten"`` (the
 #: seed's Flatten, so its Dense layer weighs every time step on its own) or ``"time"``
@@ -224,7 +233,8 @@ def build_vgg16_transfer(*, config: FeatureConfig, weights_path: str | None = No
 
 def build_multimodal(*, config: FeatureConfig, vocab_size: int,
                      audio_pooling: str = DEFAULT_AUDIO_POOLING["multimodal"]) -> keras.Model:
-    """The seed's final model: the CNN audio branch plus an LSTM over the transcript.
+    """The seed's final model, the CNN audio branch plus an LSTM over the transcript, with
+    a verdict that needs both the sound and the words of an emergency.
 
     The audio branch pools its maps over time by default (``audio_pooling="time"``, see
     :func:`_audio_branch`), where the seed flattened them: pooled, the audio-only score
@@ -233,14 +243,20 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
     Inputs ``LOGMEL_INPUT`` float32 ``(n_mels, n_frames, 1)`` dB and ``TOKENS_INPUT``
     int32 ``(text_length,)`` (0 = PAD). Text branch: Embedding(``vocab_size``, 100,
     ``mask_zero=True``) → LSTM 128. Fusion: Concatenate (64 + 128 = 192) → Dense 64 →
-    heads. (The seed's Dense 4 → 2 bottleneck suited one binary output; 64 leaves room
-    for the 16-way category head.)
+    the category and prank heads. (The seed's Dense 4 → 2 bottleneck suited one binary
+    output; 64 leaves room for the 16-way category head.)
 
-    Outputs ``EMERGENCY_OUTPUT``, ``CATEGORY_OUTPUT``, ``PRANK_OUTPUT`` on the fused
-    features, ``AUDIO_OUTPUT`` on the audio branch alone, ``TEXT_OUTPUT`` on the text
-    branch alone. A call without a transcript (all PAD) is scored on audio alone: a fully
-    masked LSTM returns its zero initial state, so the text features are zeros whatever
-    the audio.
+    Outputs: ``AUDIO_OUTPUT`` on the audio branch alone; ``TEXT_OUTPUT`` on the LSTM alone
+    ("the words claim an emergency", pranks included); ``GATE_OUTPUT``, a sigmoid over
+    :class:`~models.layers.NgramLogit` ("the words report a real emergency": not an
+    everyday call, not a prank); ``CATEGORY_OUTPUT`` and ``PRANK_OUTPUT`` on the fused
+    features; and the verdict ``EMERGENCY_OUTPUT = AUDIO_OUTPUT × GATE_OUTPUT``
+    (:class:`~models.layers.GatedVerdict`). The seed's concatenation fed the verdict too;
+    here the product keeps either kind of evidence from outvoting the other: everyday
+    words under a tense recording, or a joke, stop the verdict whatever the audio
+    (models/README.md, "The verdict"). A call without a transcript (all PAD) is scored on
+    its audio alone: the gate is 1, and the fully masked LSTM returns its zero initial
+    state.
     """
     if vocab_size < 2:
         raise ConfigError(f"vocab_size={vocab_size} must be >= 2 (PAD and OOV)")
@@ -255,10 +271,17 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
     fused = keras.layers.Concatenate(name="fusion")([audio, text])
     fused = keras.layers.Dense(64, activation="relu", name="fusion_dense")(fused)
     fused = keras.layers.Dropout(DROPOUT_RATE, name="fusion_dropout")(fused)
-    outputs = _common_heads(fused)
-    outputs[PRANK_OUTPUT] = _emergency_head(fused, name=PRANK_OUTPUT)
-    outputs[AUDIO_OUTPUT] = _emergency_head(audio, name=AUDIO_OUTPUT)
-    outputs[TEXT_OUTPUT] = _emergency_head(text, name=TEXT_OUTPUT)
+    gate_logit = NgramLogit(vocab_size, l2=GATE_L2, name="text_ngrams")(tokens)
+    outputs = {
+        AUDIO_OUTPUT: _emergency_head(audio, name=AUDIO_OUTPUT),
+        TEXT_OUTPUT: _emergency_head(text, name=TEXT_OUTPUT),
+        GATE_OUTPUT: keras.layers.Activation("sigmoid", name=GATE_OUTPUT)(gate_logit),
+        CATEGORY_OUTPUT: keras.layers.Dense(
+            len(CATEGORIES), activation="softmax", name=CATEGORY_OUTPUT)(fused),
+        PRANK_OUTPUT: _emergency_head(fused, name=PRANK_OUTPUT),
+    }
+    outputs[EMERGENCY_OUTPUT] = GatedVerdict(name=EMERGENCY_OUTPUT)(
+        [outputs[AUDIO_OUTPUT], outputs[GATE_OUTPUT], tokens])
     return keras.Model(inputs={LOGMEL_INPUT: logmel, TOKENS_INPUT: tokens}, outputs=outputs,
                        name="multimodal")
 
@@ -276,7 +299,7 @@ _INPUTS = {
     "vgg16_transfer": (LOGMEL_INPUT,),
     "multimodal": (LOGMEL_INPUT, TOKENS_INPUT),
 }
-_MULTIMODAL_ONLY_OUTPUTS = (AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT)
+_MULTIMODAL_ONLY_OUTPUTS = (AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT, GATE_OUTPUT)
 
 
 def _check_name(name: str) -> None:

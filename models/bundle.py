@@ -34,19 +34,18 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from models.layers import CUSTOM_LAYERS
 from models.precision import (PRECISION_CHECKS_KEY, PRECISIONS, check_precision_checks,
                               precision_check_record)
 from transforms.errors import BundleError, ConfigError, InferenceError
 from transforms.spec import (
-    AUDIO_OUTPUT,
     CATEGORIES,
     CATEGORY_OUTPUT,
     DEFAULT_FEATURES,
     EMERGENCY_OUTPUT,
     LOGMEL_INPUT,
     MFCC_INPUT,
-    PRANK_OUTPUT,
-    TEXT_OUTPUT,
+    SIGMOID_OUTPUTS,
     TOKENS_INPUT,
     FeatureConfig,
 )
@@ -70,7 +69,6 @@ BUNDLE_FILES = (MODEL_FILE, VOCABULARY_FILE, FEATURES_FILE, METRICS_FILE, MODEL_
 _COMPUTED_KEYS = ("format", "format_version", "thresholds", "input_names", "output_names",
                   "feature_fingerprint")
 _REQUIRED_STR_KEYS = ("model_name", "model_version", "created_at", "weights_origin")
-_SIGMOID_OUTPUTS = (EMERGENCY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -135,7 +133,7 @@ def _check_model(model: keras.Model, *, config: FeatureConfig, vocab_size: int) 
     missing = [name for name in (EMERGENCY_OUTPUT, CATEGORY_OUTPUT) if name not in outputs]
     if missing:
         raise BundleError(f"model outputs {sorted(outputs)} lack {missing}")
-    wanted = {CATEGORY_OUTPUT: (len(CATEGORIES),)} | {name: (1,) for name in _SIGMOID_OUTPUTS}
+    wanted = {CATEGORY_OUTPUT: (len(CATEGORIES),)} | {name: (1,) for name in SIGMOID_OUTPUTS}
     for name, shape in outputs.items():
         if name in wanted and shape != wanted[name]:
             raise BundleError(f"model output {name!r} has shape {shape}, expected {wanted[name]}")
@@ -369,7 +367,8 @@ def _load_model(path: str) -> keras.Model:
             raise BundleError(f"{MODEL_FILE} of bundle {path!r} is not a .keras zip archive "
                               f"(truncated or corrupt)")
         try:
-            model = keras.saving.load_model(local_file, safe_mode=True, compile=False)
+            model = keras.saving.load_model(local_file, safe_mode=True, compile=False,
+                                             custom_objects=CUSTOM_LAYERS)
         # Keras raises many types for a bad file (zipfile.BadZipFile, ValueError, KeyError,
         # OSError, TypeError…); each is reported with its cause, none is swallowed.
         except Exception as exc:  # noqa: BLE001

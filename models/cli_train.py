@@ -66,8 +66,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of training tokens replaced by <oov> (default: %(default)s)")
     parser.add_argument("--text-swap", type=float, default=defaults.text_swap,
                         help="share of training windows given another window's transcript "
-                             "each epoch; the emergency target stays the audio's "
-                             "(multimodal; default: %(default)s)")
+                             "each epoch; the targets follow the new pair of sound and "
+                             "words (multimodal; default: %(default)s)")
     parser.add_argument("--no-time-shift", dest="time_shift", action="store_false",
                         help="do not roll training log-mel windows in time (default: roll "
                              "each by a random number of frames every epoch)")

@@ -17,6 +17,8 @@ Window targets (one row per window, ``window_s`` long from its start, clipped to
   where the category is unknown and on the normal windows of an emergency call.
 - ``TEXT_OUTPUT`` ("the transcript claims an emergency"): 1 for ``emergency`` and ``prank``.
 - ``PRANK_OUTPUT``: 1 for ``prank``.
+- ``GATE_OUTPUT`` ("the words report a real emergency"): 1 for ``emergency``, in every
+  window of the call (the transcript is the whole call's).
 """
 
 from __future__ import annotations
@@ -48,8 +50,6 @@ LOG = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 #: Log-mel values are kept in memory and on disk as float16 (dB; ~0.03 dB resolution).
 LOGMEL_DTYPE = np.float16
-#: Outputs whose targets are per-window probabilities (binary cross-entropy).
-BINARY_OUTPUTS = (spec.EMERGENCY_OUTPUT, spec.AUDIO_OUTPUT, spec.TEXT_OUTPUT, spec.PRANK_OUTPUT)
 _LOG_EVERY = 250  # calls between progress messages while extracting
 
 _WORKER_TOKENIZER: Optional[OktTokenizer] = None
@@ -164,10 +164,11 @@ def call_targets(call: CallFeatures, *, window_s: float
         spec.AUDIO_OUTPUT: emergency.astype(np.float32)[:, np.newaxis],
         spec.TEXT_OUTPUT: flag * float(record.label in ("emergency", "prank")),
         spec.PRANK_OUTPUT: flag * float(record.label == "prank"),
+        spec.GATE_OUTPUT: flag * float(record.label == "emergency"),
         spec.CATEGORY_OUTPUT: np.full(
             n, spec.CATEGORIES.index(record.category) if known else 0, dtype=np.int32),
     }
-    weights = {name: np.ones(n, dtype=np.float32) for name in BINARY_OUTPUTS}
+    weights = {name: np.ones(n, dtype=np.float32) for name in spec.SIGMOID_OUTPUTS}
     weights[spec.CATEGORY_OUTPUT] = category_weight
     return targets, weights
 

@@ -73,10 +73,9 @@ class TrainOptions:
     each epoch, so that the fused heads learn to use the audio; ``token_dropout``: share
     of the other tokens replaced by OOV (models with a ``tokens`` input only).
     ``text_swap``: share of training windows given the transcript of another, randomly
-    drawn training window each epoch (multimodal only). The emergency target stays the
-    window's own, as its audio decides; the text and prank targets follow the new pair
-    (a claimed emergency over audio that does not carry one is a prank). Without it the
-    fused heads never see everyday audio under emergency words, and trust the words.
+    drawn training window each epoch (multimodal only); the targets follow the new pair of
+    sound and words (:func:`swap_transcripts`: a claimed emergency over audio that does
+    not carry one is a prank; the verdict needs both).
     ``time_shift``: roll every training window's log-mel along time by a random number of
     frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
     position of its window (most useful to a Flatten → Dense head, which is tied to
@@ -121,29 +120,41 @@ def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return np.take_along_axis(log_mel, index, axis=2)
 
 
+#: The targets a transcript decides, which a swapped transcript brings with it.
+TRANSCRIPT_TARGETS = (spec.TEXT_OUTPUT, spec.GATE_OUTPUT)
+
+
 def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarray], *,
                      swapped: np.ndarray, donor_tokens: np.ndarray,
-                     donor_claims: np.ndarray) -> None:
+                     donor_targets: Mapping[str, np.ndarray]) -> None:
     """Give the ``swapped`` rows (bool (n,)) of a batch other windows' transcripts, in place.
 
-    ``donor_tokens`` int32 (k, text_length) and ``donor_claims`` float32 (k, 1), the donors'
-    text-head targets (1 = the words claim an emergency), with k = ``swapped.sum()``. The
-    swapped rows' ``TEXT_OUTPUT`` target becomes the donor's claim and their
-    ``PRANK_OUTPUT`` target (when present) the claim without emergency audio:
-    ``claim * (1 - emergency)``; every other target is left as it is.
+    ``donor_tokens`` int32 (k, text_length) and ``donor_targets`` the donors' targets (each
+    float32 (k, 1)), with k = ``swapped.sum()``. The swapped rows take the donors'
+    :data:`TRANSCRIPT_TARGETS` that ``targets`` has, and then follow the new pair of sound
+    and words: ``PRANK_OUTPUT`` (when present) becomes the claim without emergency audio,
+    ``claim · (1 − audio)``, and, for a model whose verdict is gated by the words
+    (``GATE_OUTPUT`` present), ``EMERGENCY_OUTPUT`` becomes ``audio · gate``. ``audio`` is
+    the row's ``AUDIO_OUTPUT`` target, or its ``EMERGENCY_OUTPUT`` one without it; every
+    other target is left as it is.
     """
     inputs[spec.TOKENS_INPUT][swapped] = donor_tokens
-    targets[spec.TEXT_OUTPUT][swapped] = donor_claims
+    for name in TRANSCRIPT_TARGETS:
+        if name in targets:
+            targets[name][swapped] = donor_targets[name]
+    audio = targets.get(spec.AUDIO_OUTPUT, targets[spec.EMERGENCY_OUTPUT])[swapped]
     if spec.PRANK_OUTPUT in targets:
-        emergency = targets[spec.EMERGENCY_OUTPUT][swapped]
-        targets[spec.PRANK_OUTPUT][swapped] = donor_claims * (1.0 - emergency)
+        targets[spec.PRANK_OUTPUT][swapped] = donor_targets[spec.TEXT_OUTPUT] * (1.0 - audio)
+    if spec.GATE_OUTPUT in targets:
+        targets[spec.EMERGENCY_OUTPUT][swapped] = audio * donor_targets[spec.GATE_OUTPUT]
 
 
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches ``(inputs, targets, sample_weights)``, reshuffled every
     epoch, with the augmentations of :class:`TrainOptions`: transcripts swapped between
     windows (:func:`swap_transcripts`), blanked or tokens made OOV (a window whose tokens
-    are blanked gets weight 0 on the text-only head: it cannot tell anything) and, with
+    are blanked gets weight 0 on the heads of the words alone, :data:`TRANSCRIPT_TARGETS`:
+    they cannot tell anything) and, with
     ``time_shift``, log-mel windows rolled in time."""
 
     def __init__(self, *, inputs: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
@@ -181,14 +192,17 @@ class TrainingBatches(keras.utils.PyDataset):
                 donors = self._rng.integers(0, self._n, size=int(swapped.sum()))
                 swap_transcripts(inputs, targets, swapped=swapped,
                                  donor_tokens=self._inputs[spec.TOKENS_INPUT][donors],
-                                 donor_claims=self._targets[spec.TEXT_OUTPUT][donors])
+                                 donor_targets={name: self._targets[name][donors]
+                                                for name in TRANSCRIPT_TARGETS
+                                                if name in self._targets})
             tokens = inputs[spec.TOKENS_INPUT]
             blank = self._rng.random(len(rows)) < self._text_dropout
             oov = (self._rng.random(tokens.shape) < self._token_dropout) & (tokens != PAD_ID)
             tokens[oov] = OOV_ID
             tokens[blank] = PAD_ID
-            if spec.TEXT_OUTPUT in weights:
-                weights[spec.TEXT_OUTPUT] = np.where(blank, 0.0, weights[spec.TEXT_OUTPUT])
+            for name in TRANSCRIPT_TARGETS:
+                if name in weights:
+                    weights[name] = np.where(blank, 0.0, weights[name])
         return inputs, targets, weights
 
 

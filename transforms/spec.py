@@ -25,6 +25,11 @@ CATEGORY_OUTPUT = "category"  # (n_categories,) softmax over CATEGORIES
 AUDIO_OUTPUT = "audio_emergency"  # (1,) audio-only emergency probability (multimodal)
 TEXT_OUTPUT = "text_emergency"  # (1,) text-only emergency claim probability (multimodal)
 PRANK_OUTPUT = "prank"  # (1,) probability the call is a prank (multimodal)
+#: (1,) probability, from the transcript's n-grams alone, that the call is a real emergency
+#: (neither everyday nor a prank); gates the multimodal verdict (models/layers.py).
+GATE_OUTPUT = "text_gate"
+#: The outputs that are one sigmoid probability per window (all but the category).
+SIGMOID_OUTPUTS = (EMERGENCY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT, GATE_OUTPUT)
 
 #: How a transcript becomes tokens (``FeatureConfig.tokens``, see
 #: :meth:`transforms.text.OktTokenizer.for_config`): ``"morphemes"``, every morpheme Okt

@@ -32,6 +32,7 @@ from transforms.spec import (  # noqa: E402
     CATEGORIES,
     CATEGORY_OUTPUT,
     EMERGENCY_OUTPUT,
+    GATE_OUTPUT,
     LOGMEL_INPUT,
     MFCC_INPUT,
     PRANK_OUTPUT,
@@ -176,11 +177,30 @@ def test_all_pad_transcript_is_scored_on_audio_alone(models: dict) -> None:
         text_features(_inputs(SMALL, batch=2, seed=1, tokens=pad), training=False))
     np.testing.assert_array_equal(features, 0.0)
     np.testing.assert_array_equal(first[TEXT_OUTPUT], second[TEXT_OUTPUT])
-    # ... while the audio still moves the fused emergency score
+    # ... the verdict is the audio head's, which the audio still moves
+    for outputs in (first, second):
+        np.testing.assert_allclose(outputs[EMERGENCY_OUTPUT], outputs[AUDIO_OUTPUT], rtol=1e-6)
     assert not np.allclose(first[EMERGENCY_OUTPUT], second[EMERGENCY_OUTPUT])
     # and real tokens do move the text head
     spoken = _predict(model, _inputs(SMALL, batch=2, seed=1))
     assert not np.allclose(spoken[TEXT_OUTPUT], first[TEXT_OUTPUT])
+
+
+def test_multimodal_verdict_is_the_audio_score_gated_by_the_words() -> None:
+    model = build_multimodal(config=SMALL, vocab_size=VOCAB_SIZE)
+    ngrams = model.get_layer("text_ngrams")
+    unigram = np.zeros(VOCAB_SIZE, dtype="float32")
+    unigram[7] = 3.0  # token 7 makes the words report an emergency
+    unigram[9] = -3.0  # token 9 makes them an everyday call
+    ngrams.set_weights([unigram, np.zeros(ngrams.bigram_buckets, "float32"),
+                        np.zeros(1, "float32")])
+    tokens = np.array([[7, 7, 0, 0, 0, 0, 0, 0], [9, 0, 0, 0, 0, 0, 0, 0],
+                       [0, 0, 0, 0, 0, 0, 0, 0]], dtype="int32")
+    outputs = _predict(model, _inputs(SMALL, batch=3, tokens=tokens))
+    sigmoid = 1.0 / (1.0 + np.exp(-np.array([6.0, -3.0])))
+    np.testing.assert_allclose(outputs[GATE_OUTPUT][:2, 0], sigmoid, rtol=1e-5)
+    want = outputs[AUDIO_OUTPUT][:, 0] * np.array([sigmoid[0], sigmoid[1], 1.0])
+    np.testing.assert_allclose(outputs[EMERGENCY_OUTPUT][:, 0], want, rtol=1e-5)
 
 
 def test_vgg16_without_weights_is_random_init_and_trainable(models: dict) -> None:
@@ -219,8 +239,7 @@ def test_vgg16_bad_weights_files_are_config_errors(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_INPUTS))
-def test_saved_models_load_in_safe_mode_without_custom_objects(models: dict, name: str,
-                                                              tmp_path) -> None:
+def test_saved_models_load_in_safe_mode(models: dict, name: str, tmp_path) -> None:
     path = str(tmp_path / f"{name}.keras")
     models[name].save(path)
     loaded = keras.saving.load_model(path, safe_mode=True, compile=False)

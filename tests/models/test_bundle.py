@@ -43,6 +43,7 @@ from transforms.spec import (  # noqa: E402
     CATEGORY_OUTPUT,
     DEFAULT_FEATURES,
     EMERGENCY_OUTPUT,
+    GATE_OUTPUT,
     LOGMEL_INPUT,
     PRANK_OUTPUT,
     TEXT_OUTPUT,
@@ -125,7 +126,7 @@ def test_save_load_round_trip_gives_identical_predictions(saved: str, model: ker
             for name, value in model(inputs, training=False).items()}
     got = predict_windows(bundle, inputs, batch_size=2)
     assert set(got) == {EMERGENCY_OUTPUT, CATEGORY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT,
-                        PRANK_OUTPUT}
+                        PRANK_OUTPUT, GATE_OUTPUT}
     for name, value in got.items():
         assert value.dtype == np.float32
         expected_shape = (5, len(CATEGORIES)) if name == CATEGORY_OUTPUT else (5,)

@@ -277,13 +277,38 @@ def test_swap_transcripts_moves_the_text_and_prank_targets_with_the_words():
 
     swap_transcripts(inputs, targets, swapped=np.array([True, True, False]),
                      donor_tokens=np.array([[8, 9], [10, 11]], np.int32),
-                     donor_claims=np.array([[0.0], [1.0]]))
+                     donor_targets={spec.TEXT_OUTPUT: np.array([[0.0], [1.0]])})
 
     np.testing.assert_array_equal(inputs[spec.TOKENS_INPUT], [[8, 9], [10, 11], [6, 7]])
+    # Without a gate the verdict's target stays the window's own.
     np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], [1, 0, 0])
     np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT][:, 0], [0, 1, 1])
     # Emergency audio under everyday words: no prank. Everyday audio under a claim: prank.
     np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT][:, 0], [0, 1, 1])
+
+
+def test_swap_transcripts_gates_the_verdict_by_the_donor_words():
+    # Rows: emergency audio, emergency audio, everyday audio, not swapped.
+    inputs = {spec.TOKENS_INPUT: np.array([[2, 3], [4, 5], [6, 7], [8, 9]], np.int32)}
+    audio = np.array([[1.0], [1.0], [0.0], [1.0]])
+    targets = {spec.EMERGENCY_OUTPUT: audio.copy(), spec.AUDIO_OUTPUT: audio.copy(),
+               spec.TEXT_OUTPUT: np.array([[1.0], [1.0], [0.0], [1.0]]),
+               spec.GATE_OUTPUT: np.array([[1.0], [1.0], [0.0], [1.0]]),
+               spec.PRANK_OUTPUT: np.zeros((4, 1))}
+    # Donors: a prank's words (claim, no real emergency), everyday words, an emergency's.
+    donors = {spec.TEXT_OUTPUT: np.array([[1.0], [0.0], [1.0]]),
+              spec.GATE_OUTPUT: np.array([[0.0], [0.0], [1.0]])}
+
+    swap_transcripts(inputs, targets, swapped=np.array([True, True, True, False]),
+                     donor_tokens=np.array([[10, 11], [12, 13], [14, 15]], np.int32),
+                     donor_targets=donors)
+
+    np.testing.assert_array_equal(targets[spec.GATE_OUTPUT][:, 0], [0, 0, 1, 1])
+    np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT][:, 0], [1, 0, 1, 1])
+    # The verdict needs emergency audio and words that report a real emergency.
+    np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], [0, 0, 0, 1])
+    np.testing.assert_array_equal(targets[spec.AUDIO_OUTPUT][:, 0], [1, 1, 0, 1])
+    np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT][:, 0], [0, 0, 1, 0])
 
 
 def test_training_batches_swap_transcripts_between_windows():

@@ -1,0 +1,88 @@
+"""call-triage's own Keras layers: the transcript's n-gram gate and the gated verdict."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from models.layers import CUSTOM_LAYERS, GatedVerdict, NgramLogit  # noqa: E402
+from transforms.errors import ConfigError  # noqa: E402
+
+VOCAB_SIZE = 6
+BUCKETS = 5
+
+
+def _bucket(first: int, second: int) -> int:
+    return (first * 1_000_003 + second) % BUCKETS
+
+
+def _ngram_layer(l2: float = 0.0) -> NgramLogit:
+    layer = NgramLogit(VOCAB_SIZE, bigram_buckets=BUCKETS, l2=l2)
+    layer.build((None, 4))
+    layer.set_weights([np.arange(VOCAB_SIZE, dtype="float32") * 0.1,  # unigram[id] = id/10
+                       np.arange(BUCKETS, dtype="float32") + 1.0,  # bigram[b] = b + 1
+                       np.array([-0.5], dtype="float32")])
+    return layer
+
+
+def test_ngram_logit_sums_unigrams_and_bigrams_of_the_tokens_present() -> None:
+    tokens = np.array([[2, 3, 0, 0], [2, 3, 2, 3], [0, 0, 0, 0], [4, 0, 5, 0]], dtype="int32")
+    got = keras.ops.convert_to_numpy(_ngram_layer()(tokens))[:, 0]
+    want = [
+        -0.5 + 0.5 + (_bucket(2, 3) + 1),  # PAD adds nothing, nor a bigram with PAD
+        -0.5 + 1.0 + 2 * (_bucket(2, 3) + 1) + (_bucket(3, 2) + 1),  # repeats count
+        -0.5,  # no transcript: the bias alone
+        -0.5 + 0.9,  # tokens apart (PAD between) make no bigram
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_ngram_logit_starts_at_zero_and_penalises_only_ngram_weights() -> None:
+    layer = NgramLogit(VOCAB_SIZE, bigram_buckets=BUCKETS, l2=0.01)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layer(np.array([[1, 2, 3, 4]], "int32"))), [[0.0]])
+    trained = _ngram_layer(l2=0.01)
+    trained(np.array([[1, 2, 3, 4]], "int32"))
+    penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in trained.losses)
+    unigram, bigram, _ = trained.get_weights()
+    assert penalty == pytest.approx(0.01 * (np.sum(unigram ** 2) + np.sum(bigram ** 2)),
+                                    rel=1e-5)
+
+
+def test_ngram_logit_rejects_bad_settings() -> None:
+    with pytest.raises(ConfigError, match="vocab_size"):
+        NgramLogit(1)
+    with pytest.raises(ConfigError, match="bigram_buckets"):
+        NgramLogit(VOCAB_SIZE, bigram_buckets=0)
+    with pytest.raises(ConfigError, match="l2"):
+        NgramLogit(VOCAB_SIZE, l2=-1.0)
+
+
+def test_gated_verdict_is_audio_times_gate_and_audio_alone_without_words() -> None:
+    audio = np.array([[0.9], [0.9], [0.4]], dtype="float32")
+    gate = np.array([[0.5], [0.1], [0.1]], dtype="float32")
+    tokens = np.array([[3, 0], [0, 0], [0, 2]], dtype="int32")
+    got = keras.ops.convert_to_numpy(GatedVerdict()([audio, gate, tokens]))
+    np.testing.assert_allclose(got, [[0.45], [0.9], [0.04]], rtol=1e-6)
+
+
+def test_a_model_with_both_layers_round_trips_in_safe_mode(tmp_path) -> None:
+    tokens = keras.Input((4,), dtype="int32", name="tokens")
+    audio = keras.Input((1,), name="audio")
+    gate = keras.layers.Activation("sigmoid")(
+        NgramLogit(VOCAB_SIZE, bigram_buckets=BUCKETS, l2=1e-4, name="ngrams")(tokens))
+    model = keras.Model([audio, tokens], GatedVerdict()([audio, gate, tokens]))
+    model.get_layer("ngrams").set_weights(_ngram_layer().get_weights())
+    path = str(tmp_path / "gated.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False,
+                                     custom_objects=CUSTOM_LAYERS)
+    assert loaded.get_layer("ngrams").get_config()["l2"] == 1e-4
+    batch = [np.array([[0.8], [0.3]], "float32"), np.array([[2, 3, 0, 0], [0, 0, 0, 0]], "int32")]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(batch)),
+                               keras.ops.convert_to_numpy(model(batch)), rtol=1e-6)
