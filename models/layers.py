@@ -1,9 +1,11 @@
 """The two Keras layers of call-triage's own: the transcript's n-gram gate and the verdict.
 
 The multimodal verdict is "the sound carries an emergency *and* the words report one":
-``emergency = audio × gate``, where ``gate`` is a linear model over the transcript's
-unigrams and bigrams (:class:`NgramLogit` → sigmoid) and is 1 for a call without a
-transcript (:class:`GatedVerdict`), which is then scored on its audio alone.
+``emergency = audio × gate``, where ``gate`` is a linear model over the n-grams the
+transcript holds (:class:`NgramLogit` → sigmoid). The gate speaks only when it has read
+the whole transcript (:func:`reads_whole_transcript`): for a call without one, or one
+longer than the token input (a long call, whose words are mostly not the event's), it is
+1 and the audio decides alone (:class:`GatedVerdict`).
 
 Both layers are registered with Keras under the package ``call_triage``, and
 :func:`models.bundle.load_bundle` names them (:data:`CUSTOM_LAYERS`), so a saved
@@ -24,14 +26,32 @@ DEFAULT_BIGRAM_BUCKETS = 16_384
 _PAIR_MULTIPLIER = 1_000_003
 
 
+def _first_occurrences(ids, present):
+    """``present`` (batch, n) float, zeroed where the same id (batch, n) int appears at an
+    earlier present position of the row: each distinct id counts once."""
+    earlier = ops.tril(ops.ones((ids.shape[1], ids.shape[1])), k=-1)  # [t, s] = s < t
+    same = ops.cast(ops.equal(ids[:, :, None], ids[:, None, :]), present.dtype)
+    repeats = ops.sum(same * present[:, None, :] * ops.cast(earlier, present.dtype), axis=2)
+    return present * ops.cast(ops.equal(repeats, 0), present.dtype)
+
+
+def reads_whole_transcript(tokens):
+    """bool ``(batch, 1)``: the transcript has a token and ends before the input does
+    (its last position is PAD), so nothing was cut off. ``tokens`` int (batch, length),
+    0 = PAD; a Keras tensor or a NumPy array."""
+    return ops.logical_and(ops.any(ops.not_equal(tokens, 0), axis=1, keepdims=True),
+                           ops.equal(tokens[:, -1:], 0))
+
+
 @keras.saving.register_keras_serializable(package="call_triage")
 class NgramLogit(keras.layers.Layer):
-    """A linear model over a transcript's token ids: unigrams and hashed bigrams.
+    """A linear model over the unigrams and (hashed) bigrams a transcript holds.
 
     Input int ``(batch, text_length)`` token ids, 0 = PAD; output float ``(batch, 1)``, the
-    logit ``bias + Σ_t unigram[id_t] + Σ_t bigram[hash(id_t, id_t+1)]`` over the non-PAD
-    positions (a bigram needs both of its tokens). A token seen twice counts twice.
-    ``bigram_buckets`` weights hold the bigrams, hashed as
+    logit ``bias + Σ unigram[id] + Σ bigram[hash(first, second)]`` over the *distinct*
+    n-grams of the non-PAD positions (a bigram needs both of its tokens): an n-gram counts
+    once however often it is said, so a repeated plea does not outweigh what the rest of
+    the call says. ``bigram_buckets`` weights hold the bigrams, hashed as
     ``(first · 1,000,003 + second) mod bigram_buckets``; ``l2`` is the L2 penalty on the
     unigram and bigram weights (the bias is free). All weights start at 0, so an untrained
     layer says 0.5 for every transcript.
@@ -63,11 +83,12 @@ class NgramLogit(keras.layers.Layer):
     def call(self, tokens):
         ids = ops.cast(tokens, "int32")
         present = ops.cast(ops.not_equal(ids, 0), self.compute_dtype)
-        unigrams = ops.sum(ops.take(self.unigram, ids) * present, axis=1)
-        pairs = (ops.cast(ids[:, :-1], "int64") * _PAIR_MULTIPLIER
-                 + ops.cast(ids[:, 1:], "int64")) % self.bigram_buckets
-        both = present[:, :-1] * present[:, 1:]
-        bigrams = ops.sum(ops.take(self.bigram, ops.cast(pairs, "int32")) * both, axis=1)
+        unigrams = ops.sum(ops.take(self.unigram, ids) * _first_occurrences(ids, present),
+                           axis=1)
+        pairs = ops.cast((ops.cast(ids[:, :-1], "int64") * _PAIR_MULTIPLIER
+                          + ops.cast(ids[:, 1:], "int64")) % self.bigram_buckets, "int32")
+        both = _first_occurrences(pairs, present[:, :-1] * present[:, 1:])
+        bigrams = ops.sum(ops.take(self.bigram, pairs) * both, axis=1)
         return ops.expand_dims(unigrams + bigrams, -1) + self.bias
 
     def compute_output_shape(self, input_shape):
@@ -81,14 +102,14 @@ class NgramLogit(keras.layers.Layer):
 @keras.saving.register_keras_serializable(package="call_triage")
 class GatedVerdict(keras.layers.Layer):
     """``[audio (batch, 1), gate (batch, 1), tokens (batch, text_length)]`` →
-    ``audio × gate`` ``(batch, 1)`` where the transcript has a token, ``audio`` where it is
-    all PAD (no transcript: the gate cannot tell, so the audio decides alone)."""
+    ``audio × gate`` ``(batch, 1)`` where the gate has read the whole transcript
+    (:func:`reads_whole_transcript`), ``audio`` elsewhere: without a transcript, or with
+    one cut off at ``text_length``, the gate cannot tell, so the audio decides alone."""
 
     def call(self, inputs):
         audio, gate, tokens = inputs
-        has_text = ops.any(ops.not_equal(tokens, 0), axis=1, keepdims=True)
         gate = ops.cast(gate, audio.dtype)
-        return audio * ops.where(has_text, gate, ops.ones_like(gate))
+        return audio * ops.where(reads_whole_transcript(tokens), gate, ops.ones_like(gate))
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

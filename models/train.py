@@ -44,6 +44,7 @@ from models.evaluate import (
     precision_check,
     score_calls,
 )
+from models.layers import reads_whole_transcript
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record, resolve_precision
 from transforms import spec
 from transforms.errors import ConfigError
@@ -134,7 +135,8 @@ def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarra
     :data:`TRANSCRIPT_TARGETS` that ``targets`` has, and then follow the new pair of sound
     and words: ``PRANK_OUTPUT`` (when present) becomes the claim without emergency audio,
     ``claim · (1 − audio)``, and, for a model whose verdict is gated by the words
-    (``GATE_OUTPUT`` present), ``EMERGENCY_OUTPUT`` becomes ``audio · gate``. ``audio`` is
+    (``GATE_OUTPUT`` present), ``EMERGENCY_OUTPUT`` becomes ``audio · gate``, with
+    ``gate`` 1 for a donor transcript the gate does not read (:func:`gate_reads`). ``audio`` is
     the row's ``AUDIO_OUTPUT`` target, or its ``EMERGENCY_OUTPUT`` one without it; every
     other target is left as it is.
     """
@@ -146,15 +148,31 @@ def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarra
     if spec.PRANK_OUTPUT in targets:
         targets[spec.PRANK_OUTPUT][swapped] = donor_targets[spec.TEXT_OUTPUT] * (1.0 - audio)
     if spec.GATE_OUTPUT in targets:
-        targets[spec.EMERGENCY_OUTPUT][swapped] = audio * donor_targets[spec.GATE_OUTPUT]
+        gate = np.where(gate_reads(donor_tokens), donor_targets[spec.GATE_OUTPUT], 1.0)
+        targets[spec.EMERGENCY_OUTPUT][swapped] = audio * gate
+
+
+def gate_reads(tokens: np.ndarray) -> np.ndarray:
+    """bool (n, 1): the rows of ``tokens`` int (n, text_length) whose transcript the
+    verdict's gate reads (:func:`models.layers.reads_whole_transcript`)."""
+    return keras.ops.convert_to_numpy(reads_whole_transcript(tokens))
+
+
+def drop_unread_gate_weights(weights: dict[str, np.ndarray], tokens: np.ndarray) -> None:
+    """Set the ``GATE_OUTPUT`` weights (when present) of the windows whose transcript the
+    gate does not read (:func:`gate_reads`: none, or cut off) to 0, in place: the verdict
+    is their audio's, and the gate learns nothing from words it did not see whole."""
+    if spec.GATE_OUTPUT in weights:
+        weights[spec.GATE_OUTPUT] = np.where(gate_reads(tokens)[:, 0],
+                                             weights[spec.GATE_OUTPUT], 0.0)
 
 
 class TrainingBatches(keras.utils.PyDataset):
     """Shuffled training batches ``(inputs, targets, sample_weights)``, reshuffled every
     epoch, with the augmentations of :class:`TrainOptions`: transcripts swapped between
     windows (:func:`swap_transcripts`), blanked or tokens made OOV (a window whose tokens
-    are blanked gets weight 0 on the heads of the words alone, :data:`TRANSCRIPT_TARGETS`:
-    they cannot tell anything) and, with
+    are blanked gets weight 0 on the text-only head, and so on the gate, with any other
+    transcript the gate does not read: :func:`drop_unread_gate_weights`) and, with
     ``time_shift``, log-mel windows rolled in time."""
 
     def __init__(self, *, inputs: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
@@ -200,9 +218,9 @@ class TrainingBatches(keras.utils.PyDataset):
             oov = (self._rng.random(tokens.shape) < self._token_dropout) & (tokens != PAD_ID)
             tokens[oov] = OOV_ID
             tokens[blank] = PAD_ID
-            for name in TRANSCRIPT_TARGETS:
-                if name in weights:
-                    weights[name] = np.where(blank, 0.0, weights[name])
+            if spec.TEXT_OUTPUT in weights:
+                weights[spec.TEXT_OUTPUT] = np.where(blank, 0.0, weights[spec.TEXT_OUTPUT])
+            drop_unread_gate_weights(weights, tokens)
         return inputs, targets, weights
 
 
@@ -222,10 +240,13 @@ class FitResult:
 
 def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The targets and sample weights of ``outputs``; with ``balance`` the emergency
-    weights are multiplied by :func:`balanced_weights` of its targets."""
+    """The targets and sample weights of ``outputs``; the gate's weights are 0 where it
+    does not read the transcript (:func:`drop_unread_gate_weights`), and with ``balance``
+    the emergency weights are multiplied by :func:`balanced_weights` of its targets."""
     targets = {name: windows.targets[name] for name in outputs}
     weights = {name: windows.weights[name] for name in outputs}
+    if spec.TOKENS_INPUT in windows.inputs:
+        drop_unread_gate_weights(weights, windows.inputs[spec.TOKENS_INPUT])
     if balance:
         weights[spec.EMERGENCY_OUTPUT] = (weights[spec.EMERGENCY_OUTPUT]
                                           * balanced_weights(targets[spec.EMERGENCY_OUTPUT]))

@@ -10,7 +10,12 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from models.layers import CUSTOM_LAYERS, GatedVerdict, NgramLogit  # noqa: E402
+from models.layers import (  # noqa: E402
+    CUSTOM_LAYERS,
+    GatedVerdict,
+    NgramLogit,
+    reads_whole_transcript,
+)
 from transforms.errors import ConfigError  # noqa: E402
 
 VOCAB_SIZE = 6
@@ -30,14 +35,16 @@ def _ngram_layer(l2: float = 0.0) -> NgramLogit:
     return layer
 
 
-def test_ngram_logit_sums_unigrams_and_bigrams_of_the_tokens_present() -> None:
-    tokens = np.array([[2, 3, 0, 0], [2, 3, 2, 3], [0, 0, 0, 0], [4, 0, 5, 0]], dtype="int32")
+def test_ngram_logit_sums_the_distinct_unigrams_and_bigrams_present() -> None:
+    tokens = np.array([[2, 3, 0, 0], [2, 3, 2, 3], [0, 0, 0, 0], [4, 0, 5, 0], [2, 2, 2, 0]],
+                      dtype="int32")
     got = keras.ops.convert_to_numpy(_ngram_layer()(tokens))[:, 0]
     want = [
         -0.5 + 0.5 + (_bucket(2, 3) + 1),  # PAD adds nothing, nor a bigram with PAD
-        -0.5 + 1.0 + 2 * (_bucket(2, 3) + 1) + (_bucket(3, 2) + 1),  # repeats count
+        -0.5 + 0.5 + (_bucket(2, 3) + 1) + (_bucket(3, 2) + 1),  # each n-gram counts once
         -0.5,  # no transcript: the bias alone
         -0.5 + 0.9,  # tokens apart (PAD between) make no bigram
+        -0.5 + 0.2 + (_bucket(2, 2) + 1),
     ]
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
@@ -63,12 +70,20 @@ def test_ngram_logit_rejects_bad_settings() -> None:
         NgramLogit(VOCAB_SIZE, l2=-1.0)
 
 
-def test_gated_verdict_is_audio_times_gate_and_audio_alone_without_words() -> None:
-    audio = np.array([[0.9], [0.9], [0.4]], dtype="float32")
-    gate = np.array([[0.5], [0.1], [0.1]], dtype="float32")
-    tokens = np.array([[3, 0], [0, 0], [0, 2]], dtype="int32")
+def test_the_gate_reads_a_transcript_with_a_token_that_ends_before_the_input() -> None:
+    tokens = np.array([[3, 4, 0], [0, 0, 0], [3, 4, 5], [0, 2, 0]], dtype="int32")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(reads_whole_transcript(tokens))[:, 0],
+        [True, False, False, True])
+
+
+def test_gated_verdict_is_audio_times_gate_where_the_gate_reads_the_words() -> None:
+    audio = np.array([[0.9], [0.9], [0.4], [0.8]], dtype="float32")
+    gate = np.array([[0.5], [0.1], [0.1], [0.1]], dtype="float32")
+    # words, none (audio alone), words, words that fill the input (may be cut off)
+    tokens = np.array([[3, 0, 0], [0, 0, 0], [0, 2, 0], [3, 4, 5]], dtype="int32")
     got = keras.ops.convert_to_numpy(GatedVerdict()([audio, gate, tokens]))
-    np.testing.assert_allclose(got, [[0.45], [0.9], [0.04]], rtol=1e-6)
+    np.testing.assert_allclose(got, [[0.45], [0.9], [0.04], [0.8]], rtol=1e-6)
 
 
 def test_a_model_with_both_layers_round_trips_in_safe_mode(tmp_path) -> None:

@@ -22,7 +22,8 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models.train import (CallLevelValidation, TrainingBatches, TrainOptions, model_card,
+from models.train import (CallLevelValidation, TrainingBatches, TrainOptions,
+                          drop_unread_gate_weights, model_card,
                           model_version, roll_frames, swap_transcripts)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
@@ -269,6 +270,39 @@ def test_training_batches_cover_every_window_and_blank_transcripts():
     assert not np.array_equal(batches[0][0][spec.LOGMEL_INPUT][:, 0], seen[:64])
 
 
+def test_the_gate_learns_only_from_transcripts_it_reads_whole():
+    n = 300
+    tokens = np.zeros((n, 4), dtype=np.int32)
+    tokens[:, :2] = 5
+    tokens[::3] = [5, 6, 7, 8]  # every third transcript fills the input: maybe cut off
+    ones = np.ones((n, 1))
+    batches = TrainingBatches(
+        inputs={spec.TOKENS_INPUT: tokens},
+        targets={spec.EMERGENCY_OUTPUT: ones, spec.TEXT_OUTPUT: ones, spec.GATE_OUTPUT: ones},
+        weights={name: np.ones(n) for name in (spec.EMERGENCY_OUTPUT, spec.TEXT_OUTPUT,
+                                               spec.GATE_OUTPUT)},
+        batch_size=100, seed=0, text_dropout=0.3, token_dropout=0.0)
+    counts = {"blank": 0, "full": 0, "read": 0}
+    for index in range(len(batches)):
+        inputs, _, weights = batches[index]
+        words = inputs[spec.TOKENS_INPUT]
+        blank, full = (words == 0).all(axis=1), words[:, -1] != 0
+        assert (weights[spec.GATE_OUTPUT][blank | full] == 0).all()
+        assert (weights[spec.GATE_OUTPUT][~(blank | full)] == 1).all()
+        # the LSTM's claim head still learns from long transcripts
+        assert (weights[spec.TEXT_OUTPUT][full] == 1).all()
+        assert (weights[spec.EMERGENCY_OUTPUT] == 1).all()
+        counts["blank"] += int(blank.sum())
+        counts["full"] += int(full.sum())
+        counts["read"] += int((~(blank | full)).sum())
+    assert all(count > 30 for count in counts.values()), counts
+
+    weights = {spec.GATE_OUTPUT: np.ones(n), spec.TEXT_OUTPUT: np.ones(n)}
+    drop_unread_gate_weights(weights, tokens)
+    np.testing.assert_array_equal(weights[spec.GATE_OUTPUT], (tokens[:, -1] == 0).astype(float))
+    np.testing.assert_array_equal(weights[spec.TEXT_OUTPUT], 1.0)
+
+
 def test_swap_transcripts_moves_the_text_and_prank_targets_with_the_words():
     inputs = {spec.TOKENS_INPUT: np.array([[2, 3], [4, 5], [6, 7]], np.int32)}
     targets = {spec.EMERGENCY_OUTPUT: np.array([[1.0], [0.0], [0.0]]),
@@ -288,27 +322,29 @@ def test_swap_transcripts_moves_the_text_and_prank_targets_with_the_words():
 
 
 def test_swap_transcripts_gates_the_verdict_by_the_donor_words():
-    # Rows: emergency audio, emergency audio, everyday audio, not swapped.
-    inputs = {spec.TOKENS_INPUT: np.array([[2, 3], [4, 5], [6, 7], [8, 9]], np.int32)}
-    audio = np.array([[1.0], [1.0], [0.0], [1.0]])
+    # Rows: emergency audio (x3), everyday audio, not swapped.
+    inputs = {spec.TOKENS_INPUT: np.array([[2, 0], [4, 0], [4, 0], [6, 0], [8, 0]], np.int32)}
+    audio = np.array([[1.0], [1.0], [1.0], [0.0], [1.0]])
     targets = {spec.EMERGENCY_OUTPUT: audio.copy(), spec.AUDIO_OUTPUT: audio.copy(),
-               spec.TEXT_OUTPUT: np.array([[1.0], [1.0], [0.0], [1.0]]),
-               spec.GATE_OUTPUT: np.array([[1.0], [1.0], [0.0], [1.0]]),
-               spec.PRANK_OUTPUT: np.zeros((4, 1))}
-    # Donors: a prank's words (claim, no real emergency), everyday words, an emergency's.
-    donors = {spec.TEXT_OUTPUT: np.array([[1.0], [0.0], [1.0]]),
-              spec.GATE_OUTPUT: np.array([[0.0], [0.0], [1.0]])}
+               spec.TEXT_OUTPUT: np.array([[1.0], [1.0], [1.0], [0.0], [1.0]]),
+               spec.GATE_OUTPUT: np.array([[1.0], [1.0], [1.0], [0.0], [1.0]]),
+               spec.PRANK_OUTPUT: np.zeros((5, 1))}
+    # Donors: a prank's words (claim, no real emergency), everyday words, everyday words
+    # that fill the input (the gate does not read them), an emergency's words.
+    donors = {spec.TEXT_OUTPUT: np.array([[1.0], [0.0], [0.0], [1.0]]),
+              spec.GATE_OUTPUT: np.array([[0.0], [0.0], [0.0], [1.0]])}
 
-    swap_transcripts(inputs, targets, swapped=np.array([True, True, True, False]),
-                     donor_tokens=np.array([[10, 11], [12, 13], [14, 15]], np.int32),
+    swap_transcripts(inputs, targets, swapped=np.array([True, True, True, True, False]),
+                     donor_tokens=np.array([[10, 0], [12, 0], [12, 13], [14, 0]], np.int32),
                      donor_targets=donors)
 
-    np.testing.assert_array_equal(targets[spec.GATE_OUTPUT][:, 0], [0, 0, 1, 1])
-    np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT][:, 0], [1, 0, 1, 1])
-    # The verdict needs emergency audio and words that report a real emergency.
-    np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], [0, 0, 0, 1])
-    np.testing.assert_array_equal(targets[spec.AUDIO_OUTPUT][:, 0], [1, 1, 0, 1])
-    np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT][:, 0], [0, 0, 1, 0])
+    np.testing.assert_array_equal(targets[spec.GATE_OUTPUT][:, 0], [0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(targets[spec.TEXT_OUTPUT][:, 0], [1, 0, 0, 1, 1])
+    # The verdict needs emergency audio and words that report a real emergency; words
+    # the gate does not read leave it to the audio.
+    np.testing.assert_array_equal(targets[spec.EMERGENCY_OUTPUT][:, 0], [0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(targets[spec.AUDIO_OUTPUT][:, 0], [1, 1, 1, 0, 1])
+    np.testing.assert_array_equal(targets[spec.PRANK_OUTPUT][:, 0], [0, 0, 0, 1, 0])
 
 
 def test_training_batches_swap_transcripts_between_windows():
