@@ -429,7 +429,10 @@ Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}
 - input: 7-s log-mel windows ({training['feature_config']}) plus, for the multimodal
   model, the caller's transcript as Okt tokens (vocabulary of {training['vocabulary_size']});
 - outputs per window: emergency probability, category (16-way), and for the multimodal
-  model audio-only, text-only and prank probabilities; calls take the max over windows.
+  model audio-only, text-only (a claim), prank and text-gate probabilities; the multimodal
+  emergency probability is the audio-only one times the gate (the words report a real
+  emergency; 1 without a transcript or with one longer than the token input); calls take
+  the max over windows.
 - emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
   split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
 {_precision_line(metadata)}
