@@ -6,12 +6,16 @@ is worded from a script the model never read. For each token set of
 :data:`transforms.spec.TOKEN_SETS` this script tokenises the archive's transcripts with
 :meth:`transforms.text.OktTokenizer.for_config`, fits an L2 logistic regression on binary
 bags of the training split's unigrams and bigrams (those seen at least twice) to the text
-head's target, "the words claim an emergency" (label ``emergency`` or ``prank``), and
-prints per held-out split its ROC AUC and the share of everyday calls it scores as claims
-(p > 0.5); also how many tokens the transcripts make. A linear model over the same
-transcripts keeps the comparison about the tokens, not about a network's training.
+head's target, "the words claim an emergency" (label ``emergency`` or ``prank``), or with
+``--target emergency`` to the verdict gate's, "the words report a real emergency" (label
+``emergency``), and prints per held-out split its ROC AUC and the share of everyday calls
+it scores positive (p > 0.5); also how many tokens the transcripts make. A linear model
+over the same transcripts keeps the comparison about the tokens, not about a network's
+training. ``--reads-under 48`` keeps only the transcripts the gate reads whole with the
+default token input (models/layers.py).
 
-Figures and what they mean: models/README.md, "Tokens: morphemes, not content words".
+Figures and what they mean: models/README.md, "Tokens: morphemes, not content words" and
+"The verdict".
 Run (~1 min; 2.5 min with corpus5000):
 ``.venv/bin/python benchmarks/token_probe.py --archive /work/data/corpus2000
 [--eval-archive /work/data/corpus5000]``.
@@ -54,9 +58,17 @@ def labelled_calls(archive: str) -> dict[str, list[CallRecord]]:
     return by_split
 
 
-def claim_labels(calls: Sequence[CallRecord]) -> np.ndarray:
-    """The text head's target per call (bool (n,)): the words claim an emergency."""
-    return np.array([record.label != "normal" for record in calls])
+#: What the probe learns to tell from the words: ``claim``, the LSTM text head's target
+#: (label ``emergency`` or ``prank``); ``emergency``, the verdict gate's (label
+#: ``emergency``: neither everyday nor a prank).
+TARGETS = ("claim", "emergency")
+
+
+def target_labels(calls: Sequence[CallRecord], target: str) -> np.ndarray:
+    """``target`` (:data:`TARGETS`) per call, bool (n,)."""
+    if target == "claim":
+        return np.array([record.label != "normal" for record in calls])
+    return np.array([record.label == "emergency" for record in calls])
 
 
 def bags(texts: Sequence[Sequence[str]], index: Mapping[str, int]) -> np.ndarray:
@@ -72,6 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--archive", required=True, help="labelled archive to fit on")
     parser.add_argument("--eval-archive", action="append", default=[],
                         help="further archive whose held-out splits are scored (repeatable)")
+    parser.add_argument("--target", choices=TARGETS, default="claim",
+                        help="claim: the words claim an emergency (the text head's target); "
+                             "emergency: they report a real one (the verdict gate's) "
+                             "(default: %(default)s)")
+    parser.add_argument("--reads-under", type=int, default=None, metavar="N",
+                        help="fit on and score only transcripts of fewer than N tokens, as "
+                             "the gate reads them with a token input of N (default: all)")
     args = parser.parse_args(argv)
     archives = {args.archive: labelled_calls(args.archive)}
     archives.update({path: labelled_calls(path) for path in args.eval_archive})
@@ -79,8 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     transcripts = {record.source_uri: read_transcript(record)
                    for calls in archives.values() for split in calls.values() for record in split}
     train = archives[args.archive]["train"]
-    print("token set      | split                        | claim ROC AUC "
-          "| everyday calls read as claims")
+    print(f"target: {args.target}; transcripts: "
+          f"{'all' if args.reads_under is None else f'under {args.reads_under} tokens'}")
+    print("token set      | split                        | ROC AUC       "
+          "| everyday calls scored positive")
     for token_set in TOKEN_SETS:
         tokenizer = OktTokenizer.for_config(FeatureConfig(tokens=token_set))
         # on Okt's own threads, as the job runs it (Okt on the main thread of a process
@@ -90,23 +111,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         lengths = np.array([len(found) for found in tokens.values()])
         print(f"{token_set:14s} | tokens per transcript: median {np.median(lengths):.0f}, "
               f"over 24 {np.mean(lengths > 24):.1%}, over 48 {np.mean(lengths > 48):.1%}")
+
+        def read(calls: Sequence[CallRecord]) -> list[CallRecord]:
+            return [record for record in calls if args.reads_under is None
+                    or len(tokens[record.source_uri]) < args.reads_under]
+
+        fitted = read(train)
         counts = collections.Counter(
-            gram for record in train for gram in ngrams(tokens[record.source_uri]))
+            gram for record in fitted for gram in ngrams(tokens[record.source_uri]))
         index = {gram: i for i, gram in enumerate(
             sorted(gram for gram, count in counts.items() if count >= MIN_COUNT))}
-        beta = fit_logistic(bags([tokens[r.source_uri] for r in train], index),
-                            claim_labels(train), l2=L2, iterations=20)
+        beta = fit_logistic(bags([tokens[r.source_uri] for r in fitted], index),
+                            target_labels(fitted, args.target), l2=L2, iterations=20)
         for archive, calls in archives.items():
             for split in ("validation", "test"):
-                held_out = calls.get(split, [])
+                held_out = read(calls.get(split, []))
                 if not held_out:
                     continue
                 z = beta[0] + bags([tokens[r.source_uri] for r in held_out], index) @ beta[1:]
-                labels = claim_labels(held_out)
+                labels = target_labels(held_out, args.target)
                 auc = roc_auc(labels=labels, scores=z)
-                read_as_claims = float(np.mean(z[~labels] > 0))
+                everyday = np.array([record.label == "normal" for record in held_out])
+                everyday_positive = float(np.mean(z[everyday] > 0))
                 name = f"{pathlib.Path(archive).name} {split} ({len(held_out)})"
-                print(f"{token_set:14s} | {name:28s} | {auc:.4f}        | {read_as_claims:.1%}")
+                print(f"{token_set:14s} | {name:28s} | {auc:.4f}        | {everyday_positive:.1%}")
     return 0
 
 
