@@ -105,15 +105,12 @@ class GatedVerdict(keras.layers.Layer):
     ``audio × gate`` ``(batch, 1)`` where the gate has read the whole transcript
     (:func:`reads_whole_transcript`), ``audio`` elsewhere: without a transcript, or with
     one cut off at ``text_length``, the gate cannot tell, so the audio decides alone.
-
-    No gradient flows from the verdict into the gate: the gate learns only its own
-    question (its output's loss), as the product of an emergency's many training
-    windows would otherwise push it up for every transcript and blunt it on everyday
-    words. The verdict's loss still trains the audio branch."""
+    The verdict's loss trains both factors (models/README.md, "The verdict", compares a
+    gate that learns only from its own output's loss)."""
 
     def call(self, inputs):
         audio, gate, tokens = inputs
-        gate = ops.stop_gradient(ops.cast(gate, audio.dtype))
+        gate = ops.cast(gate, audio.dtype)
         return audio * ops.where(reads_whole_transcript(tokens), gate, ops.ones_like(gate))
 
     def compute_output_shape(self, input_shape):

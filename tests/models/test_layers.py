@@ -102,20 +102,3 @@ def test_a_model_with_both_layers_round_trips_in_safe_mode(tmp_path) -> None:
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(batch)),
                                keras.ops.convert_to_numpy(model(batch)), rtol=1e-6)
 
-
-def test_no_gradient_flows_from_the_verdict_into_the_gate() -> None:
-    import tensorflow as tf
-
-    layer = _ngram_layer()
-    tokens = np.array([[2, 3, 0, 0]], dtype="int32")
-    audio = tf.Variable([[0.7]])
-    with tf.GradientTape(persistent=True) as tape:
-        gate = tf.sigmoid(layer(tokens))
-        verdict = GatedVerdict()([audio, gate, tokens])
-    gate_weights = [variable.value for variable in layer.trainable_variables]
-    gate_gradients = tape.gradient(verdict, gate_weights,
-                                   unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    assert all(float(tf.reduce_sum(tf.abs(gradient))) == 0.0 for gradient in gate_gradients)
-    np.testing.assert_allclose(tape.gradient(verdict, audio).numpy(), gate.numpy(), rtol=1e-6)
-    # the gate's own output still trains it
-    assert float(tf.reduce_sum(tf.abs(tape.gradient(gate, layer.unigram.value)))) > 0
