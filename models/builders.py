@@ -151,13 +151,16 @@ def _emergency_head(features: keras.KerasTensor, *, name: str) -> keras.KerasTen
     return keras.layers.Dense(1, activation="sigmoid", name=name)(features)
 
 
+def _category_head(features: keras.KerasTensor) -> keras.KerasTensor:
+    return keras.layers.Dense(len(CATEGORIES), activation="softmax",
+                              name=CATEGORY_OUTPUT)(features)
+
+
 def _common_heads(features: keras.KerasTensor) -> dict[str, keras.KerasTensor]:
-    """The outputs every model has: emergency ``(1,)`` sigmoid, category softmax."""
-    return {
-        EMERGENCY_OUTPUT: _emergency_head(features, name=EMERGENCY_OUTPUT),
-        CATEGORY_OUTPUT: keras.layers.Dense(
-            len(CATEGORIES), activation="softmax", name=CATEGORY_OUTPUT)(features),
-    }
+    """The outputs of the single-input models: emergency ``(1,)`` sigmoid, category
+    softmax, both on ``features``."""
+    return {EMERGENCY_OUTPUT: _emergency_head(features, name=EMERGENCY_OUTPUT),
+            CATEGORY_OUTPUT: _category_head(features)}
 
 
 def build_cnn_mel(*, config: FeatureConfig,
@@ -276,8 +279,7 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
         AUDIO_OUTPUT: _emergency_head(audio, name=AUDIO_OUTPUT),
         TEXT_OUTPUT: _emergency_head(text, name=TEXT_OUTPUT),
         GATE_OUTPUT: keras.layers.Activation("sigmoid", name=GATE_OUTPUT)(gate_logit),
-        CATEGORY_OUTPUT: keras.layers.Dense(
-            len(CATEGORIES), activation="softmax", name=CATEGORY_OUTPUT)(fused),
+        CATEGORY_OUTPUT: _category_head(fused),
         PRANK_OUTPUT: _emergency_head(fused, name=PRANK_OUTPUT),
     }
     outputs[EMERGENCY_OUTPUT] = GatedVerdict(name=EMERGENCY_OUTPUT)(
