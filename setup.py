@@ -22,6 +22,7 @@ setup(
         "threadpoolctl>=3.1,<4",
         "konlpy>=0.6,<0.7",
         "numpy>=1.26,<2.5",
+        "scipy>=1.11,<2",  # L-BFGS for the n-gram gate's refit (models/gate.py)
         "pyarrow>=14,<26",
         "google-cloud-storage>=2.14,<4",
     ],

@@ -180,6 +180,12 @@ def _manifest(*, model: keras.Model, config: FeatureConfig, metadata: Mapping[st
     }
 
 
+def saved_metadata(bundle: ModelBundle) -> dict[str, Any]:
+    """``bundle``'s ``bundle.json`` without the keys :func:`save_bundle` computes: the
+    metadata to save a changed copy of it with."""
+    return {key: value for key, value in bundle.metadata.items() if key not in _COMPUTED_KEYS}
+
+
 def _to_json(value: object, *, what: str) -> str:
     try:
         return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -186,7 +186,7 @@ def run_command(args: argparse.Namespace) -> int:
                         learning_rate=args.learning_rate, patience=args.patience,
                         text_dropout=args.text_dropout, token_dropout=args.token_dropout,
                         text_swap=args.text_swap, time_shift=args.time_shift,
-                        vgg_weights=args.vgg_weights)
+                        vgg_weights=args.vgg_weights, gate_l2=args.gate_l2)
     options = {name: model_options(name, base=base, vgg_epochs=args.vgg_epochs,
                                    vgg_train_windows=args.vgg_train_windows)
                for name in args.models}
@@ -196,7 +196,7 @@ def run_command(args: argparse.Namespace) -> int:
     rows = []
     for name, option in options.items():
         trained = train_model(prepared, model_name=name, options=option)
-        write_bundle(trained, out=os.path.join(args.out_dir, name))
+        write_bundle(trained.bundle, out=os.path.join(args.out_dir, name))
         rows.append(comparison_row(trained))
         print(markdown_table(rows[-1:]), flush=True)
     command = "call-triage compare " + " ".join(args.command_argv)

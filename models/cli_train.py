@@ -74,6 +74,16 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg-weights", default=None,
                         help="local ImageNet VGG-16 (no top) weights file for vgg16_transfer "
                              "(default: random init)")
+    add_gate_l2_argument(parser)
+
+
+def add_gate_l2_argument(parser: argparse.ArgumentParser) -> None:
+    """``--gate-l2``, the L2 penalty of the n-gram gate's refit (train, compare,
+    refit-gate)."""
+    parser.add_argument("--gate-l2", type=float, default=TrainOptions().gate_l2,
+                        help="L2 penalty of the logistic regression that refits the "
+                             "multimodal verdict's n-gram gate on the training transcripts "
+                             "after the fit (default: %(default)s)")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +110,8 @@ def run_command(args: argparse.Namespace) -> int:
         max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
         time_shift=args.time_shift, text_swap=args.text_swap,
         token_dropout=args.token_dropout, logdir=args.logdir,
-        vgg_weights=args.vgg_weights, audio_pooling=args.audio_pooling)
+        vgg_weights=args.vgg_weights, audio_pooling=args.audio_pooling,
+        gate_l2=args.gate_l2)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers)
     return 0

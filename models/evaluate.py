@@ -345,22 +345,35 @@ def format_metrics(metrics: Mapping, *, title: str) -> str:
     return "\n".join(lines)
 
 
-def split_windows(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
-                  workers: Optional[int] = None) -> tuple[WindowSet, int]:
-    """The windows of one split of a labelled archive (``split`` one of ``spec.SPLITS`` or
-    ``"all"``) as ``bundle`` takes them, and the number of calls that could not be
-    featurised. Raises ConfigError when the split has no labelled call."""
-    if split not in spec.SPLITS + ("all",):
-        raise ConfigError(f"split={split!r} must be one of {spec.SPLITS + ('all',)}")
+def archive_windows(bundle: ModelBundle, *, archive: str, splits: Sequence[str],
+                    cache_dir: Optional[str], workers: Optional[int] = None
+                    ) -> tuple[dict[str, WindowSet], int]:
+    """The windows of the ``splits`` of a labelled archive (each one of ``spec.SPLITS`` or
+    ``"all"``) as ``bundle`` takes them (its vocabulary and inputs), from one read of the
+    archive's features, and the number of calls that could not be featurised. Raises
+    ConfigError for an unknown split or one without labelled calls."""
+    unknown = [split for split in splits if split not in spec.SPLITS + ("all",)]
+    if unknown:
+        raise ConfigError(f"split(s) {unknown} must be among {spec.SPLITS + ('all',)}")
     features = load_archive_features(archive, config=bundle.config, cache_dir=cache_dir,
                                      workers=workers)
-    splits = split_calls(features.calls)
-    calls = sum(splits.values(), ()) if split == "all" else splits[split]
-    if not calls:
-        raise ConfigError(f"archive {archive!r} has no labelled calls in split {split!r}")
-    windows = window_set(calls, vocab=bundle.vocabulary, config=bundle.config,
-                         input_names=bundle.input_names)
+    by_split = split_calls(features.calls)
+    windows = {}
+    for split in splits:
+        calls = sum(by_split.values(), ()) if split == "all" else by_split[split]
+        if not calls:
+            raise ConfigError(f"archive {archive!r} has no labelled calls in split {split!r}")
+        windows[split] = window_set(calls, vocab=bundle.vocabulary, config=bundle.config,
+                                    input_names=bundle.input_names)
     return windows, len(features.errors)
+
+
+def split_windows(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
+                  workers: Optional[int] = None) -> tuple[WindowSet, int]:
+    """The windows of one split of a labelled archive (:func:`archive_windows`)."""
+    windows, n_errors = archive_windows(bundle, archive=archive, splits=(split,),
+                                        cache_dir=cache_dir, workers=workers)
+    return windows[split], n_errors
 
 
 def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],

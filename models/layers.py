@@ -15,6 +15,8 @@ Both layers are registered with Keras under the package ``call_triage``, and
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import keras
 from keras import ops
 
@@ -33,6 +35,31 @@ def _first_occurrences(ids, present):
     same = ops.cast(ops.equal(ids[:, :, None], ids[:, None, :]), present.dtype)
     repeats = ops.sum(same * present[:, None, :] * ops.cast(earlier, present.dtype), axis=2)
     return present * ops.cast(ops.equal(repeats, 0), present.dtype)
+
+
+class DistinctNgrams(NamedTuple):
+    """The n-grams of a batch of transcripts as :class:`NgramLogit` counts them:
+    ``unigrams`` int32 (batch, n) token ids and ``bigrams`` int32 (batch, n − 1) hashed
+    pairs of neighbouring ids, each with a float ``..._counted`` mask of the same shape,
+    1 at the first occurrence of a distinct non-PAD n-gram and 0 elsewhere."""
+
+    unigrams: Any
+    unigram_counted: Any
+    bigrams: Any
+    bigram_counted: Any
+
+
+def distinct_ngrams(tokens, *, bigram_buckets: int, dtype: str = "float32") -> DistinctNgrams:
+    """:class:`DistinctNgrams` of ``tokens`` int (batch, n), 0 = PAD (a Keras tensor or a
+    NumPy array). A bigram needs both of its tokens; it is hashed into ``bigram_buckets``
+    as ``(first · 1,000,003 + second) mod bigram_buckets``."""
+    ids = ops.cast(tokens, "int32")
+    present = ops.cast(ops.not_equal(ids, 0), dtype)
+    pairs = ops.cast((ops.cast(ids[:, :-1], "int64") * _PAIR_MULTIPLIER
+                      + ops.cast(ids[:, 1:], "int64")) % bigram_buckets, "int32")
+    both_present = present[:, :-1] * present[:, 1:]
+    return DistinctNgrams(unigrams=ids, unigram_counted=_first_occurrences(ids, present),
+                          bigrams=pairs, bigram_counted=_first_occurrences(pairs, both_present))
 
 
 def reads_whole_transcript(tokens):
@@ -81,14 +108,11 @@ class NgramLogit(keras.layers.Layer):
         self.bias = self.add_weight(shape=(1,), initializer="zeros", name="bias")
 
     def call(self, tokens):
-        ids = ops.cast(tokens, "int32")
-        present = ops.cast(ops.not_equal(ids, 0), self.compute_dtype)
-        unigrams = ops.sum(ops.take(self.unigram, ids) * _first_occurrences(ids, present),
+        ngrams = distinct_ngrams(tokens, bigram_buckets=self.bigram_buckets,
+                                 dtype=self.compute_dtype)
+        unigrams = ops.sum(ops.take(self.unigram, ngrams.unigrams) * ngrams.unigram_counted,
                            axis=1)
-        pairs = ops.cast((ops.cast(ids[:, :-1], "int64") * _PAIR_MULTIPLIER
-                          + ops.cast(ids[:, 1:], "int64")) % self.bigram_buckets, "int32")
-        both = _first_occurrences(pairs, present[:, :-1] * present[:, 1:])
-        bigrams = ops.sum(ops.take(self.bigram, pairs) * both, axis=1)
+        bigrams = ops.sum(ops.take(self.bigram, ngrams.bigrams) * ngrams.bigram_counted, axis=1)
         return ops.expand_dims(unigrams + bigrams, -1) + self.bias
 
     def compute_output_shape(self, input_shape):

@@ -44,6 +44,7 @@ from models.evaluate import (
     precision_check,
     score_calls,
 )
+from models.gate import DEFAULT_GATE_L2, GateFit, call_tokens, refit_gate
 from models.layers import reads_whole_transcript
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record, resolve_precision
 from transforms import spec
@@ -62,6 +63,10 @@ LOG = logging.getLogger(__name__)
 #: unseen templates (0.24 → 0.71 → 0.31 in three epochs), and stopped fits after a few
 #: epochs, before the audio branch had learned much.
 MONITOR = "val_call_auc"
+#: The ``bundle.json`` key that records how the n-gram gate was refitted
+#: (:meth:`models.gate.GateFit.summary`, plus the archive and, for ``call-triage
+#: refit-gate``, the version refitted).
+GATE_FIT_KEY = "gate_fit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +88,9 @@ class TrainOptions:
     positions). ``logdir``: TensorBoard logs.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``.
     ``audio_pooling``: how the CNN audio branch pools its maps (``builders.AUDIO_POOLINGS``;
-    ``None``: the model's default; models with that branch only)."""
+    ``None``: the model's default; models with that branch only).
+    ``gate_l2``: the L2 penalty of the n-gram gate's refit after the fit (multimodal only;
+    :mod:`models.gate`)."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -98,6 +105,7 @@ class TrainOptions:
     logdir: Optional[str] = None
     vgg_weights: Optional[str] = None
     audio_pooling: Optional[str] = None
+    gate_l2: float = DEFAULT_GATE_L2
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -110,6 +118,8 @@ class TrainOptions:
         for name in ("text_dropout", "token_dropout", "text_swap"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
+        if not self.gate_l2 > 0:
+            raise ConfigError(f"gate_l2={self.gate_l2} must be > 0")
 
 
 def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -419,6 +429,13 @@ def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> st
     counts = test["confusion_matrix"]
     pooling = ("" if training["audio_pooling"] is None
                else f"; audio pooling `{training['audio_pooling']}`")
+    gate = metadata.get(GATE_FIT_KEY)
+    gate_line = ("" if gate is None else
+                 f"- the n-gram gate was refitted after the fit: {gate['method']}, L2 "
+                 f"{gate['l2']:g}, {gate['calls']} transcripts ({gate['emergencies']} "
+                 f"emergencies) of `{gate['archive']}`"
+                 + (f", from version {gate['refitted_from']}" if "refitted_from" in gate
+                    else "") + ";\n")
     return f"""# Model card: {metadata['model_name']} {metadata['model_version']}
 
 Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}).
@@ -433,7 +450,7 @@ Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}
   emergency probability is the audio-only one times the gate (the words report a real
   emergency; 1 without a transcript or with one longer than the token input); calls take
   the max over windows.
-- emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
+{gate_line}- emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
   split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
 {_precision_line(metadata)}
 ## Data
@@ -523,15 +540,23 @@ class TrainedModel:
     test_seconds: float
 
 
-def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions
-                ) -> TrainedModel:
-    """Fit ``model_name`` on ``prepared``'s train split, choose its thresholds on the
-    validation split (call level) and measure the validation and test splits."""
-    config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
-    fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],
-                    vocabulary=vocabulary, config=config, options=options)
-    bundle = in_memory_bundle(model=fit.model, name=model_name, vocabulary=vocabulary,
-                              config=config)
+@dataclasses.dataclass(frozen=True, eq=False)
+class Measured:
+    """What :func:`measure_model` finds: ``thresholds`` chosen on the validation split,
+    ``metrics`` (``validation`` and ``test``: :func:`call_metrics` at those thresholds),
+    the ``bfloat16_check`` on the validation split (:func:`precision_check`) and the
+    seconds it took to score the test windows (``test_seconds``)."""
+
+    thresholds: dict[str, float]
+    metrics: dict[str, Any]
+    bfloat16_check: dict[str, Any]
+    test_seconds: float
+
+
+def measure_model(bundle: ModelBundle, windows: Mapping[str, WindowSet]) -> Measured:
+    """Score ``windows["validation"]`` and ``windows["test"]`` with ``bundle`` at call
+    level, choose the thresholds on the validation calls (:func:`choose_thresholds`),
+    measure both splits at them and check bfloat16 on the validation split."""
     validation = score_calls(bundle, windows["validation"])
     started = time.perf_counter()
     test = score_calls(bundle, windows["test"])
@@ -544,9 +569,37 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
         "validation": call_metrics(windows=windows["validation"], scored=validation,
                                    thresholds=thresholds),
         "test": call_metrics(windows=windows["test"], scored=test, thresholds=thresholds),
-        "training": {"history": fit.history, "epochs_run": fit.epochs_run,
-                     "best_epoch": fit.best_epoch},
     }
+    return Measured(thresholds=thresholds, metrics=metrics, bfloat16_check=bfloat16_check,
+                    test_seconds=test_seconds)
+
+
+def refit_model_gate(model: keras.Model, train: WindowSet, *, l2: float) -> GateFit:
+    """:func:`models.gate.refit_gate` of ``model`` on the calls of ``train``, in place."""
+    tokens = call_tokens(train.calls, train.inputs[spec.TOKENS_INPUT], train.call_windows())
+    fit = refit_gate(model, calls=train.calls, tokens=tokens, l2=l2)
+    LOG.info("refitted the n-gram gate on %d training transcripts (%d emergencies), L2 %g: "
+             "log loss %.4f", fit.calls, fit.emergencies, fit.l2, fit.log_loss)
+    return fit
+
+
+def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions
+                ) -> TrainedModel:
+    """Fit ``model_name`` on ``prepared``'s train split, refit its n-gram gate when it has
+    one (:func:`refit_model_gate`), choose its thresholds on the validation split (call
+    level) and measure the validation and test splits."""
+    config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
+    fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],
+                    vocabulary=vocabulary, config=config, options=options)
+    gate = (refit_model_gate(fit.model, windows["train"], l2=options.gate_l2)
+            if spec.GATE_OUTPUT in builders.model_output_names(model_name) else None)
+    bundle = in_memory_bundle(model=fit.model, name=model_name, vocabulary=vocabulary,
+                              config=config)
+    measured = measure_model(bundle, windows)
+    metrics = {**measured.metrics,
+               "training": {"history": fit.history, "epochs_run": fit.epochs_run,
+                            "best_epoch": fit.best_epoch}}
+    thresholds = measured.thresholds
     created = datetime.datetime.now(datetime.timezone.utc)
     metadata = {
         "model_name": model_name,
@@ -579,17 +632,19 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
                               f"fingerprint {config.fingerprint()}",
         },
     }
+    if gate is not None:
+        metadata[GATE_FIT_KEY] = {**gate.summary(), "archive": prepared.archive}
     metadata[PRECISION_CHECKS_KEY] = {"bfloat16": precision_check_record(
-        bfloat16_check, model_version=metadata["model_version"], thresholds=thresholds)}
+        measured.bfloat16_check, model_version=metadata["model_version"],
+        thresholds=thresholds)}
     return TrainedModel(
         bundle=dataclasses.replace(bundle, metadata=metadata, thresholds=thresholds,
                                    metrics=metrics),
-        fit=fit, metrics=metrics, test_seconds=test_seconds)
+        fit=fit, metrics=metrics, test_seconds=measured.test_seconds)
 
 
-def write_bundle(trained: TrainedModel, *, out: str) -> None:
-    """Save ``trained`` with :func:`save_bundle` at ``out``, with its model card."""
-    bundle = trained.bundle
+def write_bundle(bundle: ModelBundle, *, out: str) -> None:
+    """Save ``bundle`` with :func:`save_bundle` at ``out``, with its model card."""
     save_bundle(path=out, model=bundle.model, vocabulary=bundle.vocabulary,
                 config=bundle.config, metadata=bundle.metadata, thresholds=bundle.thresholds,
                 metrics=bundle.metrics,
@@ -607,7 +662,7 @@ def train_bundle(*, archive: str, model_name: str, out: str, options: TrainOptio
     prepared = prepare_archive(archive, config=config, cache_dir=cache_dir, workers=workers,
                                input_names=builders.model_input_names(model_name))
     trained = train_model(prepared, model_name=model_name, options=options)
-    write_bundle(trained, out=out)
+    write_bundle(trained.bundle, out=out)
     print(format_metrics(trained.metrics["test"],
                          title=f"{model_name} {trained.bundle.model_version}: "
                                f"test split of {archive}"))

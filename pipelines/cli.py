@@ -24,6 +24,8 @@ COMMANDS = {
     "evaluate": ("models.cli_evaluate", "evaluate a model bundle on an archive split"),
     "check-precision": ("models.cli_check_precision",
                         "check a bundle's scores in bfloat16 and record the result"),
+    "refit-gate": ("models.cli_refit_gate",
+                   "refit a multimodal bundle's n-gram gate on a labelled archive"),
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
 }
