@@ -130,7 +130,8 @@ class GatedVerdict(keras.layers.Layer):
     (:func:`reads_whole_transcript`), ``audio`` elsewhere: without a transcript, or with
     one cut off at ``text_length``, the gate cannot tell, so the audio decides alone.
     The verdict's loss trains both factors (models/README.md, "The verdict", compares a
-    gate that learns only from its own output's loss)."""
+    gate that learns only from its own output's loss); after the fit, ``call-triage
+    train`` refits the gate alone (:mod:`models.gate`)."""
 
     def call(self, inputs):
         audio, gate, tokens = inputs

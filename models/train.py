@@ -4,8 +4,10 @@
 (Adam; binary cross-entropy on the sigmoid heads, sparse categorical cross-entropy on the
 category head with masked windows weighted 0; balanced class weights on the emergency head;
 early stopping on the validation split's call-level ROC AUC, best weights restored).
-:func:`train_bundle` is ``call-triage train``: features → splits → fit → thresholds chosen
-on the validation split at call level → test-split metrics → :func:`models.bundle.save_bundle`.
+:func:`train_bundle` is ``call-triage train``: features → splits → fit → the multimodal
+n-gram gate refitted (:mod:`models.gate`; the kept epoch was chosen with the network's own
+gate) → thresholds chosen on the validation split at call level → test-split metrics →
+:func:`models.bundle.save_bundle`.
 """
 
 from __future__ import annotations
