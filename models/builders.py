@@ -25,7 +25,7 @@ from typing import Callable
 
 import keras
 
-from models.layers import GatedVerdict, NgramLogit
+from models.layers import GATE_LAYER, GatedVerdict, NgramLogit
 from transforms.errors import ConfigError
 from transforms.spec import (
     AUDIO_OUTPUT,
@@ -49,7 +49,8 @@ VGG_GREY_MEAN = (103.939 + 116.779 + 123.68) / 3
 EMBEDDING_DIM = 100
 DROPOUT_RATE = 0.3
 #: L2 penalty on the weights of the multimodal model's n-gram gate (per weight, added to
-#: the loss of every batch).
+#: the loss of every batch) while the network trains; the refit after the fit has its own
+#: (``models.gate.DEFAULT_GATE_L2``, on the summed log loss).
 GATE_L2 = 1e-4
 DEFAULT_MODEL = "multimodal"
 #: How the audio branch turns its last convolution maps into features: ``"flatten"`` (the
@@ -274,7 +275,7 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
     fused = keras.layers.Concatenate(name="fusion")([audio, text])
     fused = keras.layers.Dense(64, activation="relu", name="fusion_dense")(fused)
     fused = keras.layers.Dropout(DROPOUT_RATE, name="fusion_dropout")(fused)
-    gate_logit = NgramLogit(vocab_size, l2=GATE_L2, name="text_ngrams")(tokens)
+    gate_logit = NgramLogit(vocab_size, l2=GATE_L2, name=GATE_LAYER)(tokens)
     outputs = {
         AUDIO_OUTPUT: _emergency_head(audio, name=AUDIO_OUTPUT),
         TEXT_OUTPUT: _emergency_head(text, name=TEXT_OUTPUT),

@@ -6,8 +6,9 @@ What ``call-triage train`` does after its fit (:mod:`models.gate`), for a bundle
 already trained: the gate's logistic regression is fitted on the train split of a labelled
 archive (with the bundle's own vocabulary and feature configuration), the thresholds are
 chosen again on its validation split, both held-out splits are measured, the bfloat16 check
-is made again, and a bundle with a new version is written to ``--out`` (which may be
-``--bundle`` itself: it is replaced only once the new one is complete). Every other weight,
+is made again, and a bundle with a new version is written to ``--out`` (which may be a
+local ``--bundle`` itself: it is replaced only once the new one is complete; a ``gs://``
+bundle is uploaded file by file, so it must go to a new prefix). Every other weight,
 the vocabulary, the feature configuration and the training record are kept; the model
 card and ``bundle.json`` say which version was refitted, with what penalty, on which
 archive. Use it to try another ``--gate-l2`` without training the network again (minutes,
@@ -19,35 +20,47 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import logging
 
 from models.bundle import load_bundle, saved_metadata
 from models.cli_train import (add_archive_arguments, add_gate_l2_argument, cache_dir,
                               reject_unknown)
 from models.evaluate import archive_windows, format_metrics
+from models.gate import check_gate_l2
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record
 from models.train import (GATE_FIT_KEY, measure_model, model_version, refit_model_gate,
                           weights_digest, write_bundle)
 from transforms import spec
 from transforms.errors import ConfigError
 
+LOG = logging.getLogger(__name__)
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", required=True, help="multimodal bundle folder (or gs://)")
     add_archive_arguments(parser)
     parser.add_argument("--out", required=True,
-                        help="bundle folder to write (or gs://); may be --bundle itself")
+                        help="bundle folder to write (or gs://); a local --bundle may be "
+                             "replaced in place")
     add_gate_l2_argument(parser)
 
 
 def run_command(args: argparse.Namespace) -> int:
     reject_unknown(args)
+    check_gate_l2(args.gate_l2)
+    if args.out.rstrip("/") == args.bundle.rstrip("/") and args.out.startswith("gs://"):
+        raise ConfigError(f"--out {args.out!r} is --bundle: a gs:// bundle is uploaded file "
+                          "by file, so write the refitted one to a new prefix")
     bundle = load_bundle(args.bundle)
-    if spec.TOKENS_INPUT not in bundle.input_names:
-        raise ConfigError(f"bundle {args.bundle!r} ({bundle.model_name}) reads no transcript: "
-                          "it has no n-gram gate to refit")
-    windows, _ = archive_windows(bundle, archive=args.archive,
-                                 splits=("train", "validation", "test"),
-                                 cache_dir=cache_dir(args), workers=args.workers)
+    if spec.GATE_OUTPUT not in bundle.model.output_names:
+        raise ConfigError(f"bundle {args.bundle!r} ({bundle.model_name}) has no n-gram gate "
+                          "to refit")
+    windows, n_failed = archive_windows(bundle, archive=args.archive,
+                                        splits=("train", "validation", "test"),
+                                        cache_dir=cache_dir(args), workers=args.workers)
+    if n_failed:
+        LOG.warning("%d calls of %s could not be featurised and are left out of the refit "
+                    "and the figures", n_failed, args.archive)
     previous = bundle.model_version
     fit = refit_model_gate(bundle.model, windows["train"], l2=args.gate_l2)
     measured = measure_model(bundle, windows)
@@ -56,11 +69,12 @@ def run_command(args: argparse.Namespace) -> int:
     metadata = {
         **saved_metadata(bundle), "model_version": version,
         "created_at": created.isoformat(timespec="seconds"),
-        GATE_FIT_KEY: {**fit.summary(), "archive": args.archive, "refitted_from": previous},
+        GATE_FIT_KEY: {**fit.summary(), "archive": args.archive, "failed_calls": n_failed,
+                       "refitted_from": previous},
         PRECISION_CHECKS_KEY: {"bfloat16": precision_check_record(
             measured.bfloat16_check, model_version=version, thresholds=measured.thresholds)},
     }
-    metrics = {**measured.metrics, "training": bundle.metrics.get("training")}
+    metrics = {**bundle.metrics, **measured.metrics}
     write_bundle(dataclasses.replace(bundle, metadata=metadata, metrics=metrics,
                                      thresholds=measured.thresholds), out=args.out)
     print(format_metrics(measured.metrics["test"],

@@ -21,14 +21,17 @@ transcripts and the penalty alone, not on a seed or an epoch.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 from typing import Sequence
 
 import keras
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+import scipy.special
 
-from models.layers import NgramLogit, distinct_ngrams, reads_whole_transcript
+from models.layers import GATE_LAYER, NgramLogit, distinct_ngrams, reads_whole_transcript
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 
@@ -36,8 +39,7 @@ from transforms.features import CallFeatures
 #: loss on the validation split of a 5,000-call corpus (models/README.md, "The gate,
 #: refitted").
 DEFAULT_GATE_L2 = 1.0
-#: The name of the gate's :class:`NgramLogit` layer in the multimodal model.
-GATE_LAYER = "text_ngrams"
+LOG = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +47,8 @@ class GateFit:
     """A fitted gate: ``unigram`` float32 (vocab_size,), ``bigram`` float32
     (bigram_buckets,) and ``bias`` float32 (1,) weights of :class:`NgramLogit`, the
     penalty ``l2``, the number of ``calls`` (of them ``emergencies``) it was fitted on,
-    and its mean training log loss (nats per call)."""
+    its mean training log loss (nats per call), and whether L-BFGS ``converged`` (within
+    ``iterations``)."""
 
     unigram: np.ndarray
     bigram: np.ndarray
@@ -54,12 +57,21 @@ class GateFit:
     calls: int
     emergencies: int
     log_loss: float
+    converged: bool
+    iterations: int
 
     def summary(self) -> dict:
         """What the bundle's metadata records of the fit."""
         return {"method": "L2 logistic regression (L-BFGS) on the train split's transcripts",
                 "l2": self.l2, "calls": self.calls, "emergencies": self.emergencies,
-                "log_loss": round(self.log_loss, 4)}
+                "log_loss": round(self.log_loss, 4), "converged": self.converged,
+                "iterations": self.iterations}
+
+
+def check_gate_l2(l2: float) -> None:
+    """Raise ConfigError unless ``l2`` is a finite number > 0."""
+    if not (isinstance(l2, (int, float)) and math.isfinite(l2) and l2 > 0):
+        raise ConfigError(f"gate_l2={l2} must be a finite number > 0")
 
 
 def ngram_design(tokens: np.ndarray, *, vocab_size: int, bigram_buckets: int
@@ -87,7 +99,7 @@ def _penalised_log_loss(params: np.ndarray, design: scipy.sparse.csr_matrix,
     bias, weights = params[0], params[1:]
     logits = design @ weights + bias
     loss = np.sum(np.logaddexp(0.0, logits) - labels * logits) + 0.5 * l2 * weights @ weights
-    residual = 1.0 / (1.0 + np.exp(-logits)) - labels
+    residual = scipy.special.expit(logits) - labels
     gradient = np.concatenate([[residual.sum()], design.T @ residual + l2 * weights])
     return float(loss), gradient
 
@@ -110,13 +122,17 @@ def fit_ngram_logit(design: scipy.sparse.csr_matrix, labels: np.ndarray, *, l2: 
         jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-6})
     if not np.all(np.isfinite(result.x)):
         raise ConfigError(f"the gate's logistic regression diverged: {result.message}")
+    if not result.success:
+        LOG.warning("the gate's logistic regression stopped before converging after %d "
+                    "iterations: %s", result.nit, result.message)
     params = result.x
     logits = design @ params[1:] + params[0]
     log_loss = float(np.mean(np.logaddexp(0.0, logits) - target * logits))
     return GateFit(unigram=params[1:vocab_size + 1].astype(np.float32),
                    bigram=params[vocab_size + 1:].astype(np.float32),
                    bias=params[:1].astype(np.float32), l2=l2, calls=int(labels.size),
-                   emergencies=int(labels.sum()), log_loss=log_loss)
+                   emergencies=int(labels.sum()), log_loss=log_loss,
+                   converged=bool(result.success), iterations=int(result.nit))
 
 
 def call_tokens(calls: Sequence[CallFeatures], tokens: np.ndarray,
@@ -133,7 +149,10 @@ def refit_gate(model: keras.Model, *, calls: Sequence[CallFeatures], tokens: np.
     """Refit ``model``'s gate (layer :data:`GATE_LAYER`) on ``calls`` and their per-call
     ``tokens`` int (len(calls), text_length) (:func:`call_tokens`), in place: the
     transcripts the gate reads whole, label ``emergency`` against everything else.
-    Returns the fit. Raises ConfigError when the model has no gate."""
+    Returns the fit. Raises ConfigError when the model has no gate or ``tokens`` has not
+    one row per call."""
+    if len(tokens) != len(calls):
+        raise ConfigError(f"{len(tokens)} token rows for {len(calls)} calls")
     try:
         layer = model.get_layer(GATE_LAYER)
     except ValueError as error:

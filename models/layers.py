@@ -22,6 +22,8 @@ from keras import ops
 
 from transforms.errors import ConfigError
 
+#: The name of the multimodal model's gate layer (:class:`NgramLogit`).
+GATE_LAYER = "text_ngrams"
 #: Hash buckets for the bigrams of :class:`NgramLogit` (a weight each).
 DEFAULT_BIGRAM_BUCKETS = 16_384
 # Odd multiplier that spreads (first id, second id) pairs over the buckets.

@@ -46,7 +46,7 @@ from models.evaluate import (
     precision_check,
     score_calls,
 )
-from models.gate import DEFAULT_GATE_L2, GateFit, call_tokens, refit_gate
+from models.gate import DEFAULT_GATE_L2, GateFit, call_tokens, check_gate_l2, refit_gate
 from models.layers import reads_whole_transcript
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record, resolve_precision
 from transforms import spec
@@ -120,8 +120,7 @@ class TrainOptions:
         for name in ("text_dropout", "token_dropout", "text_swap"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
-        if not self.gate_l2 > 0:
-            raise ConfigError(f"gate_l2={self.gate_l2} must be > 0")
+        check_gate_l2(self.gate_l2)
 
 
 def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -432,6 +431,8 @@ def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> st
     pooling = ("" if training["audio_pooling"] is None
                else f"; audio pooling `{training['audio_pooling']}`")
     gate = metadata.get(GATE_FIT_KEY)
+    made_by = ("`call-triage refit-gate` from a bundle of `call-triage train`"
+               if gate is not None and "refitted_from" in gate else "`call-triage train`")
     gate_line = ("" if gate is None else
                  f"- the n-gram gate was refitted after the fit: {gate['method']}, L2 "
                  f"{gate['l2']:g}, {gate['calls']} transcripts ({gate['emergencies']} "
@@ -440,7 +441,7 @@ def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> st
                     else "") + ";\n")
     return f"""# Model card: {metadata['model_name']} {metadata['model_version']}
 
-Created {metadata['created_at']} by `call-triage train` (seed {training['seed']}).
+Created {metadata['created_at']} by {made_by} (seed {training['seed']}).
 
 ## Model
 - architecture `{metadata['model_name']}` ({training['parameter_count']:,} parameters{pooling}),

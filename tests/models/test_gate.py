@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -12,7 +12,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from models.builders import build_multimodal  # noqa: E402
-from models.bundle import MANIFEST_FILE, MODEL_CARD_FILE, load_bundle  # noqa: E402
+from models.bundle import MODEL_CARD_FILE, load_bundle  # noqa: E402
+from models.evaluate import evaluate_bundle  # noqa: E402
 from models.gate import (  # noqa: E402
     GATE_LAYER,
     call_tokens,
@@ -168,8 +169,12 @@ def test_refit_gate_command_writes_a_new_version_with_only_the_gate_changed(
         same = all(np.array_equal(a, b) for a, b in zip(
             layer.get_weights(), after.model.get_layer(layer.name).get_weights()))
         assert same == (layer.name != GATE_LAYER), layer.name
-    with open(os.path.join(out, MANIFEST_FILE), encoding="utf-8") as manifest:
-        assert json.load(manifest)["thresholds"] == after.thresholds
+    assert after.metadata["precision_checks"]["bfloat16"]["thresholds"] == after.thresholds
+    remeasured = evaluate_bundle(after, archive=tiny_archive, split="test",
+                                 cache_dir=feature_cache)
+    assert after.metrics["test"]["threshold"] == after.thresholds["emergency"]
+    assert after.metrics["test"]["accuracy"] == remeasured["accuracy"]
+    assert after.metrics["test"]["roc_auc"] == remeasured["roc_auc"]
     assert after.metrics["training"] == before.metrics["training"]
     assert f"gate refitted from {before.model_version}" in capsys.readouterr().out
 
@@ -185,3 +190,26 @@ def test_refit_gate_command_refuses_a_bundle_without_transcripts(
     assert status != 0
     assert "no n-gram gate to refit" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_refit_gate_command_replaces_a_local_bundle_in_place_and_not_a_remote_one(
+        tiny_bundle, tiny_archive, feature_cache, tmp_path, capsys) -> None:
+    copy = str(tmp_path / "bundle")
+    shutil.copytree(tiny_bundle, copy)
+    before = load_bundle(copy)
+
+    assert main(["refit-gate", "--bundle", copy, "--archive", tiny_archive, "--out", copy,
+                 "--gate-l2", "2", "--cache-dir", feature_cache, "--workers", "2"]) == 0
+    after = load_bundle(copy)
+    assert after.metadata["gate_fit"]["refitted_from"] == before.model_version
+    assert sorted(os.listdir(tmp_path)) == ["bundle"]  # no staging folder left behind
+    with open(os.path.join(copy, MODEL_CARD_FILE), encoding="utf-8") as card:
+        assert "by `call-triage refit-gate`" in card.read()
+
+    remote = "gs://bucket/bundle"
+    assert main(["refit-gate", "--bundle", remote, "--archive", tiny_archive,
+                 "--out", remote + "/"]) == 2
+    assert "write the refitted one to a new prefix" in capsys.readouterr().err
+    assert main(["refit-gate", "--bundle", copy, "--archive", tiny_archive, "--out",
+                 str(tmp_path / "x"), "--gate-l2", "0"]) == 2
+    assert "gate_l2=0.0 must be a finite number > 0" in capsys.readouterr().err
