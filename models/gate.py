@@ -108,12 +108,16 @@ def fit_ngram_logit(design: scipy.sparse.csr_matrix, labels: np.ndarray, *, l2: 
                     vocab_size: int) -> GateFit:
     """The L2 logistic regression of ``labels`` bool (n,) on ``design`` (n, k) from
     :func:`ngram_design`, split into :class:`NgramLogit` weights (the first
-    ``vocab_size`` columns are unigrams). Raises ConfigError for ``l2 <= 0`` (the
-    optimum would not be unique) or labels of one class only."""
-    if not l2 > 0:
-        raise ConfigError(f"l2={l2} must be > 0")
+    ``vocab_size`` columns are unigrams). Raises ConfigError for an ``l2`` that is not a
+    finite number > 0 (:func:`check_gate_l2`; without a penalty the optimum would not be
+    unique), labels that do not match the design's rows, or labels of one class only.
+    Logs a warning when L-BFGS stops before it converges (``GateFit.converged``)."""
+    check_gate_l2(l2)
     labels = np.asarray(labels, dtype=bool)
-    if labels.shape != (design.shape[0],) or labels.all() or not labels.any():
+    if labels.shape != (design.shape[0],):
+        raise ConfigError(f"{labels.shape[0] if labels.ndim else 0} labels for a design of "
+                          f"{design.shape[0]} rows")
+    if labels.all() or not labels.any():
         raise ConfigError(f"the gate needs emergency and other transcripts to learn from "
                           f"({int(labels.sum())} of {labels.size} are emergencies)")
     target = labels.astype(np.float64)

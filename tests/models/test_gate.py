@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 
 from models.builders import build_multimodal  # noqa: E402
 from models.bundle import MODEL_CARD_FILE, load_bundle  # noqa: E402
-from models.evaluate import evaluate_bundle  # noqa: E402
+from models.evaluate import archive_windows, evaluate_bundle  # noqa: E402
 from models.gate import (  # noqa: E402
     GATE_LAYER,
     call_tokens,
@@ -22,6 +22,7 @@ from models.gate import (  # noqa: E402
     refit_gate,
 )
 from models.layers import NgramLogit  # noqa: E402
+from models.train import refit_model_gate  # noqa: E402
 from pipelines.cli import main  # noqa: E402
 from tests.models.test_train import fake_call  # noqa: E402
 from transforms import spec  # noqa: E402
@@ -85,8 +86,11 @@ def test_the_logistic_regression_finds_the_word_that_marks_an_emergency() -> Non
 def test_the_logistic_regression_refuses_what_it_cannot_fit() -> None:
     tokens, labels = _marked_transcripts(10, seed=2)
     design = ngram_design(tokens, vocab_size=VOCAB_SIZE, bigram_buckets=BUCKETS)
-    with pytest.raises(ConfigError, match="l2=0"):
-        fit_ngram_logit(design, labels, l2=0.0, vocab_size=VOCAB_SIZE)
+    for l2 in (0.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="must be a finite number > 0"):
+            fit_ngram_logit(design, labels, l2=l2, vocab_size=VOCAB_SIZE)
+    with pytest.raises(ConfigError, match="9 labels for a design of 10 rows"):
+        fit_ngram_logit(design, labels[:9], l2=1.0, vocab_size=VOCAB_SIZE)
     with pytest.raises(ConfigError, match="0 of 10 are emergencies"):
         fit_ngram_logit(design, np.zeros(10, bool), l2=1.0, vocab_size=VOCAB_SIZE)
 
@@ -140,8 +144,17 @@ def test_call_tokens_takes_one_row_per_call() -> None:
         call_tokens(calls, tokens, slices[:2])
 
 
-def test_train_refits_the_gate_and_records_it(tiny_bundle) -> None:
+def test_train_refits_the_gate_and_records_it(tiny_bundle, tiny_archive,
+                                              feature_cache) -> None:
     bundle = load_bundle(tiny_bundle)
+    layer = bundle.model.get_layer(GATE_LAYER)
+    saved = [weight.copy() for weight in layer.get_weights()]
+    windows, _ = archive_windows(bundle, archive=tiny_archive, splits=("train",),
+                                 cache_dir=feature_cache)
+    refit_model_gate(bundle.model, windows["train"], l2=1.0)
+    # the saved gate is the exact refit, not the network's SGD gate
+    for saved_weight, refitted in zip(saved, layer.get_weights()):
+        np.testing.assert_allclose(saved_weight, refitted, atol=1e-6)
     gate = bundle.metadata["gate_fit"]
     assert gate["l2"] == 1.0 and gate["calls"] == 12 and gate["emergencies"] == 6
     assert "refitted_from" not in gate
