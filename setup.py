@@ -9,9 +9,9 @@ setup(
         "Apache Beam job that scores archived emergency calls (audio + Korean transcript) "
         "and writes Parquet reports of flagged emergencies and likely prank calls."
     ),
-    python_requires=">=3.10,<3.13",
+    python_requires=">=3.11,<3.12",  # the Python the lock and CI test
     packages=find_packages(include=["pipelines*", "transforms*", "models*", "synth*"]),
-    package_data={"transforms": ["data/*.txt"], "synth": ["data/*"]},
+    package_data={"transforms": ["data/*.txt"], "models": ["bundled/*/*"]},
     install_requires=[
         "apache-beam[gcp]>=2.70,<2.80",
         "tensorflow>=2.18,<2.22",

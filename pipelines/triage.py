@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -27,6 +27,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+import models
 from models.bundle import read_bundle_metadata
 from models.precision import PRECISION_CHOICES, PRECISIONS
 from pipelines import reports
@@ -40,8 +41,9 @@ from transforms.spec import FeatureConfig
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                              "models", "bundled", "multimodal")
+#: The bundled model: package data of ``models``, so it ships inside the wheel.
+DEFAULT_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(models.__file__)),
+                              "bundled", "multimodal")
 CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
 #: The runner when none is given: Beam's in-memory FnApiRunner, which honours
 #: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to
@@ -57,7 +59,7 @@ class TriageOptions(PipelineOptions):
         defaults = PrankRules()
         parser.add_argument("--archive", help="archive folder or gs:// prefix (DESIGN §2)")
         parser.add_argument("--out", help="report root, folder or gs:// prefix (DESIGN §4)")
-        parser.add_argument("--model", default=os.path.normpath(DEFAULT_BUNDLE),
+        parser.add_argument("--model", default=DEFAULT_BUNDLE,
                             help="model bundle folder or gs:// prefix (default: bundled)")
         parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
                             help="YYYY-MM-DD partition to write (default: today)")
@@ -264,7 +266,7 @@ class _CallRowsFn(beam.DoFn):
         super().__init__()
         self._settings = settings
 
-    def process(self, group: tuple[str, Sequence[ScoredCall]]) -> Iterator[dict]:
+    def process(self, group: tuple[str, Iterable[ScoredCall]]) -> Iterator[dict]:
         _, calls = group
         scored_at = dt.datetime.now(dt.timezone.utc)
         for call in add_repeat_caller_reason(list(calls), rules=self._settings.rules):

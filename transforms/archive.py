@@ -179,6 +179,8 @@ def open_audio(uri: str) -> BinaryIO:
     """Opens an audio file (local or ``gs://``) for binary reading, byte for byte.
 
     Compression is never inferred from the name (Beam would otherwise gunzip ``*.gz``).
+    A ``gs://`` reader fetches nothing until first used, so the stream is positioned at its
+    start here: a missing object fails now, as a local file does, not inside the decoder.
 
     Raises:
         SourceError: the file is missing or cannot be opened, naming ``uri``.
@@ -186,9 +188,15 @@ def open_audio(uri: str) -> BinaryIO:
     if not uri:
         raise SourceError(f"uri={uri!r} is empty")
     try:
-        return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
+        stream = FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
     except _IO_ERRORS as exc:
         raise SourceError(f"cannot open {uri}: {exc}") from exc
+    try:
+        stream.seek(0)
+    except _IO_ERRORS as exc:
+        stream.close()
+        raise SourceError(f"cannot open {uri}: {exc}") from exc
+    return stream
 
 
 def _archive_root(root: str) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.triage import DEFAULT_BUNDLE, build_pipeline, settings_from_options
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_dataflow_dry_run_serialises_and_translates_every_step():
@@ -18,7 +16,6 @@ def test_dataflow_dry_run_serialises_and_translates_every_step():
         "--runner=DataflowRunner", "--dry_run=True",
         "--project=call-triage-test", "--region=asia-northeast3",
         "--temp_location=gs://call-triage-test/tmp",
-        f"--setup_file={os.path.join(REPO, 'setup.py')}",
         "--sdk_container_image=asia-northeast3-docker.pkg.dev/p/r/call-triage:0.1.0",
         "--archive=gs://call-archive/2026-11-22", "--out=gs://call-reports/triage",
         f"--model={DEFAULT_BUNDLE}", "--run_date=2026-11-22", "--caller_hash_key=k",

@@ -109,7 +109,9 @@ def test_extract_features_keeps_each_calls_window_past_its_look_ahead(mixed_arch
                    dataclasses.replace(record, call_id=f"{record.call_id}-{copy}"), 60.0 * copy)
                for copy in range(copies) for record in records]
     with BeamTestPipeline() as pipeline:
-        featurised = (pipeline | beam.Create(stamped) | beam.WindowInto(window.FixedWindows(60))
+        # Create unwraps each TimestampedValue; its type inference does not
+        featurised = (pipeline | beam.Create(stamped).with_output_types(CallRecord)
+                      | beam.WindowInto(window.FixedWindows(60))
                       | ExtractFeatures(DEFAULT_FEATURES))
         for tag, failed in ((CALLS, False), (ERRORS, True)):
             window_starts = featurised[tag] | f"Window {tag}" >> beam.Map(
