@@ -26,6 +26,8 @@ setup(
         "numpy>=1.26,<2.5",
         "scipy>=1.11,<1.18",  # L-BFGS for the n-gram gate's refit (models/gate.py)
         "pyarrow>=14,<26",
+        "scikit-learn>=1.4,<1.10",  # evaluation metrics and curves
+        "matplotlib>=3.8,<3.12",  # ROC and PR plots of `call-triage evaluate --plots`
         "google-cloud-storage>=2.14,<4",
     ],
     extras_require={

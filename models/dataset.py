@@ -24,8 +24,10 @@ Window targets (one row per window, ``window_s`` long from its start, clipped to
 from __future__ import annotations
 
 import concurrent.futures
+import csv
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import math
@@ -34,6 +36,7 @@ import os
 from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
+from apache_beam.io.filesystems import FileSystems
 
 from transforms import spec
 from transforms.archive import list_calls
@@ -206,6 +209,75 @@ def window_set(calls: Sequence[CallFeatures], *, vocab: Vocabulary, config: Feat
 
 
 # --- splits and vocabulary --------------------------------------------------------------
+
+#: Columns of a label file (:func:`read_labels`); ``call_id`` and ``label`` are required.
+LABEL_COLUMNS = ("call_id", "label", "category", "split", "event_start_s", "event_end_s")
+
+
+def _label_fields(row: Mapping[str, str], *, where: str) -> dict:
+    """The CallRecord fields one label-file row sets, validated (ConfigError naming
+    ``where`` and the column)."""
+    label = (row.get("label") or "").strip()
+    if label not in spec.LABELS:
+        raise ConfigError(f"{where}: label must be one of {spec.LABELS}, got {label!r}")
+    fields: dict = {"label": label}
+    category = (row.get("category") or "").strip() or None
+    if category is not None and category not in spec.CATEGORIES:
+        raise ConfigError(f"{where}: category {category!r} is not a slug of the taxonomy")
+    fields["category"] = category
+    split = (row.get("split") or "").strip() or None
+    if split is not None and split not in spec.SPLITS:
+        raise ConfigError(f"{where}: split must be one of {spec.SPLITS}, got {split!r}")
+    fields["split"] = split
+    for column in ("event_start_s", "event_end_s"):
+        text = (row.get(column) or "").strip()
+        try:
+            fields[column] = float(text) if text else None
+        except ValueError:
+            raise ConfigError(f"{where}: {column} is not a number") from None
+    return fields
+
+
+def read_labels(path: str) -> dict[str, dict]:
+    """The labels of a CSV file (local or ``gs://``) with the columns
+    :data:`LABEL_COLUMNS` (``call_id``, ``label`` required): ``{call_id: fields}`` with the
+    fields :func:`relabel` sets. Raises ConfigError for a missing column, a duplicate or
+    empty id, or a label, category, split or event time that is not valid, naming the line.
+    """
+    try:
+        with FileSystems.open(path) as handle:
+            text = handle.read().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read labels {path}: {error}") from error
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = [column for column in ("call_id", "label") if column not in (reader.fieldnames or ())]
+    if missing:
+        raise ConfigError(f"labels {path} lack the column(s) {missing}")
+    labels: dict[str, dict] = {}
+    for row in reader:
+        where = f"{path} line {reader.line_num}"
+        call_id = (row.get("call_id") or "").strip()
+        if not call_id:
+            raise ConfigError(f"{where}: call_id is empty")
+        if call_id in labels:
+            raise ConfigError(f"{where}: call_id {call_id!r} is labelled twice")
+        labels[call_id] = _label_fields(row, where=where)
+    return labels
+
+
+def relabel(calls: Sequence[CallFeatures], labels: Mapping[str, dict]
+            ) -> tuple[CallFeatures, ...]:
+    """``calls`` with the labels of a label file (:func:`read_labels`) in their records,
+    replacing the archive's own; calls the file does not name lose their label (so they
+    are left out of every split). Raises ConfigError when the file names no call of
+    ``calls``."""
+    if labels and not any(call.record.call_id in labels for call in calls):
+        raise ConfigError("the label file names none of the archive's calls")
+    unlabelled = dict.fromkeys(("label", "category", "split", "event_start_s",
+                                "event_end_s"))
+    return tuple(dataclasses.replace(call, record=dataclasses.replace(
+        call.record, **labels.get(call.record.call_id, unlabelled))) for call in calls)
+
 
 def split_calls(calls: Iterable[CallFeatures]) -> dict[str, tuple[CallFeatures, ...]]:
     """The labelled calls of each split (``spec.SPLITS``); unlabelled calls are left out.

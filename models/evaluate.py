@@ -14,10 +14,12 @@ import math
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
+import sklearn.metrics
 
 from models.aggregate import CallScores, aggregate_windows
 from models.bundle import ModelBundle, predict_windows, with_precision
-from models.dataset import WindowSet, load_archive_features, split_calls, window_set
+from models.dataset import (WindowSet, load_archive_features, relabel, split_calls,
+                            window_set)
 from transforms import spec
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
@@ -54,23 +56,13 @@ def _binary(labels: Sequence[bool] | np.ndarray, scores: Sequence[float] | np.nd
 
 def roc_auc(*, labels: Sequence[bool] | np.ndarray,
             scores: Sequence[float] | np.ndarray) -> Optional[float]:
-    """Area under the ROC curve: the probability that a random positive scores above a
-    random negative (ties count one half), from the Mann–Whitney rank sum with average
-    ranks for ties. ``None`` when only one class is present."""
+    """Area under the ROC curve (:func:`sklearn.metrics.roc_auc_score`: the probability that
+    a random positive scores above a random negative, ties counting one half). ``None``
+    when only one class is present."""
     truth, values = _binary(labels, scores)
-    n_positive = int(truth.sum())
-    n_negative = truth.size - n_positive
-    if n_positive == 0 or n_negative == 0:
+    if truth.all() or not truth.any():
         return None
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(values.size, dtype=np.float64)
-    sorted_values = values[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(sorted_values) != 0])
-    ends = np.r_[starts[1:], values.size]
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of 1-based ranks
-    rank_sum = ranks[truth].sum()
-    return float((rank_sum - n_positive * (n_positive + 1) / 2.0) / (n_positive * n_negative))
+    return float(sklearn.metrics.roc_auc_score(truth, values))
 
 
 def confusion(*, labels: Sequence[bool] | np.ndarray,
@@ -79,8 +71,8 @@ def confusion(*, labels: Sequence[bool] | np.ndarray,
     truth, guess = (np.asarray(values, dtype=bool).ravel() for values in (labels, predicted))
     if truth.shape != guess.shape:
         raise ConfigError(f"labels {truth.shape} and predictions {guess.shape} differ in length")
-    return {"tp": int(np.sum(truth & guess)), "fp": int(np.sum(~truth & guess)),
-            "fn": int(np.sum(truth & ~guess)), "tn": int(np.sum(~truth & ~guess))}
+    tn, fp, fn, tp = sklearn.metrics.confusion_matrix(truth, guess, labels=[False, True]).ravel()
+    return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn)}
 
 
 def _ratio(numerator: int, denominator: int) -> Optional[float]:
@@ -297,6 +289,85 @@ def call_metrics(*, windows: WindowSet, scored: ScoredWindows,
     return metrics
 
 
+def _call_row(call: CallFeatures, score: CallScores) -> dict:
+    """One call of an error list: ids, the truth and the model's scores."""
+    return {"call_id": call.record.call_id, "label": call.record.label,
+            "category": call.record.category, "predicted_category": score.category,
+            "emergency_score": round(score.emergency_score, 4),
+            "audio_score": None if score.audio_score is None else round(score.audio_score, 4),
+            "text_score": None if score.text_score is None else round(score.text_score, 4),
+            "prank_score": None if score.prank_score is None else round(score.prank_score, 4)}
+
+
+def call_errors(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores],
+                threshold: float) -> dict[str, list[dict]]:
+    """The calls the emergency decision at ``threshold`` gets wrong: ``missed_emergencies``
+    (lowest score first) and ``false_alarms`` (normal or prank calls flagged, highest score
+    first), each row as :func:`_call_row`."""
+    missed, false_alarms = [], []
+    for call, score in zip(calls, scores, strict=True):
+        flagged = score.emergency_score >= threshold
+        if call.record.label == "emergency" and not flagged:
+            missed.append(_call_row(call, score))
+        elif call.record.label != "emergency" and flagged:
+            false_alarms.append(_call_row(call, score))
+    return {"missed_emergencies": sorted(missed, key=lambda row: row["emergency_score"]),
+            "false_alarms": sorted(false_alarms, key=lambda row: -row["emergency_score"])}
+
+
+def category_confusion(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores]
+                       ) -> dict:
+    """True × predicted category counts of the emergency and normal calls with a known
+    category: ``{"categories": [slug, ...], "matrix": [[int]]}``, rows the truth, columns
+    the prediction, the slugs that occur in taxonomy order."""
+    pairs = [(call.record.category, score.category) for call, score in zip(calls, scores)
+             if call.record.label in ("emergency", "normal")
+             and call.record.category in spec.CATEGORIES]
+    present = {slug for pair in pairs for slug in pair}
+    categories = [slug for slug in spec.CATEGORIES if slug in present]
+    if not pairs:
+        return {"categories": [], "matrix": []}
+    truth, predicted = zip(*pairs)
+    matrix = sklearn.metrics.confusion_matrix(truth, predicted, labels=categories)
+    return {"categories": categories, "matrix": matrix.tolist()}
+
+
+def score_curves(*, labels: Sequence[bool] | np.ndarray,
+                 scores: Sequence[float] | np.ndarray) -> Optional[dict]:
+    """The ROC and precision-recall curves of ``scores`` (scikit-learn's), as lists:
+    ``{"roc": {"fpr", "tpr", "thresholds"}, "pr": {"precision", "recall", "thresholds"},
+    "average_precision"}``; ``None`` when only one class is present. The ROC curve's first
+    threshold (scikit-learn's +inf, flagging nothing) is written as ``None``."""
+    truth, values = _binary(labels, scores)
+    if truth.all() or not truth.any():
+        return None
+    fpr, tpr, roc_thresholds = sklearn.metrics.roc_curve(truth, values)
+    precision, recall, pr_thresholds = sklearn.metrics.precision_recall_curve(truth, values)
+
+    def listed(array: np.ndarray) -> list:
+        return [None if not np.isfinite(value) else round(float(value), 6) for value in array]
+
+    return {"roc": {"fpr": listed(fpr), "tpr": listed(tpr), "thresholds": listed(roc_thresholds)},
+            "pr": {"precision": listed(precision), "recall": listed(recall),
+                   "thresholds": listed(pr_thresholds)},
+            "average_precision": float(sklearn.metrics.average_precision_score(truth, values))}
+
+
+def error_analysis(*, windows: WindowSet, scored: ScoredWindows,
+                   thresholds: Mapping[str, float]) -> dict:
+    """What ``call-triage evaluate`` shows beyond :func:`call_metrics`: the wrong calls
+    (:func:`call_errors`), the category confusion matrix and the emergency score's ROC and
+    PR curves (:func:`score_curves`)."""
+    return {
+        **call_errors(calls=windows.calls, scores=scored.calls,
+                      threshold=thresholds["emergency"]),
+        "category_confusion": category_confusion(calls=windows.calls, scores=scored.calls),
+        "curves": score_curves(
+            labels=[call.record.label == "emergency" for call in windows.calls],
+            scores=[score.emergency_score for score in scored.calls]),
+    }
+
+
 def format_precision_check(check: Mapping) -> str:
     """One line on a :func:`precision_check`: its largest score changes and changed
     decisions."""
@@ -345,19 +416,58 @@ def format_metrics(metrics: Mapping, *, title: str) -> str:
     return "\n".join(lines)
 
 
+def _score(value: Optional[float]) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
+
+
+def format_errors(analysis: Mapping, *, most: int = 40) -> str:
+    """A readable plain-text view of :func:`error_analysis`: the category confusion matrix
+    and the first ``most`` calls of each error list."""
+    lines = []
+    confusion_table = analysis["category_confusion"]
+    if confusion_table["categories"]:
+        slugs = confusion_table["categories"]
+        lines.append("  category confusion (rows: true, columns: predicted)")
+        lines.append("    " + " " * 16 + "".join(f"{slug[:5]:>6}" for slug in slugs))
+        lines += [f"    {slug:<16}" + "".join(f"{count:>6}" for count in row)
+                  for slug, row in zip(slugs, confusion_table["matrix"])]
+    if analysis["curves"] is not None:
+        lines.append(f"  average precision (area under the PR curve) "
+                     f"{analysis['curves']['average_precision']:.4f}")
+    for key, title in (("missed_emergencies", "missed emergencies"),
+                       ("false_alarms", "false alarms")):
+        rows = analysis[key]
+        lines.append(f"  {title}: {len(rows)}")
+        if rows:
+            lines.append(f"    {'call_id':<14} {'label':<9} {'category':<16} {'predicted':<16}"
+                         f" emerg  audio  text   prank")
+        for row in rows[:most]:
+            lines.append(
+                f"    {row['call_id']:<14} {row['label']:<9} {row['category'] or '-':<16} "
+                f"{row['predicted_category']:<16} {_score(row['emergency_score'])}  "
+                f"{_score(row['audio_score'])}  {_score(row['text_score'])}  "
+                f"{_score(row['prank_score'])}")
+        if len(rows) > most:
+            lines.append(f"    … and {len(rows) - most} more (all of them in --out)")
+    return "\n".join(lines)
+
+
 def archive_windows(bundle: ModelBundle, *, archive: str, splits: Sequence[str],
-                    cache_dir: Optional[str], workers: Optional[int] = None
+                    cache_dir: Optional[str], workers: Optional[int] = None,
+                    labels: Optional[Mapping[str, dict]] = None
                     ) -> tuple[dict[str, WindowSet], int]:
     """The windows of the ``splits`` of a labelled archive (each one of ``spec.SPLITS`` or
     ``"all"``) as ``bundle`` takes them (its vocabulary and inputs), from one read of the
-    archive's features, and the number of calls that could not be featurised. Raises
-    ConfigError for an unknown split or one without labelled calls."""
+    archive's features, and the number of calls that could not be featurised. ``labels``
+    (:func:`models.dataset.read_labels`) replace the archive's own. Raises ConfigError for
+    an unknown split or one without labelled calls."""
     unknown = [split for split in splits if split not in spec.SPLITS + ("all",)]
     if unknown:
         raise ConfigError(f"split(s) {unknown} must be among {spec.SPLITS + ('all',)}")
     features = load_archive_features(archive, config=bundle.config, cache_dir=cache_dir,
                                      workers=workers)
-    by_split = split_calls(features.calls)
+    calls = features.calls if labels is None else relabel(features.calls, labels)
+    by_split = split_calls(calls)
     windows = {}
     for split in splits:
         calls = sum(by_split.values(), ()) if split == "all" else by_split[split]
@@ -369,22 +479,26 @@ def archive_windows(bundle: ModelBundle, *, archive: str, splits: Sequence[str],
 
 
 def split_windows(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
-                  workers: Optional[int] = None) -> tuple[WindowSet, int]:
+                  workers: Optional[int] = None, labels: Optional[Mapping[str, dict]] = None
+                  ) -> tuple[WindowSet, int]:
     """The windows of one split of a labelled archive (:func:`archive_windows`)."""
     windows, n_errors = archive_windows(bundle, archive=archive, splits=(split,),
-                                        cache_dir=cache_dir, workers=workers)
+                                        cache_dir=cache_dir, workers=workers, labels=labels)
     return windows[split], n_errors
 
 
 def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
-                    workers: Optional[int] = None) -> dict:
-    """``call-triage evaluate``: the :func:`call_metrics` of ``bundle`` on one split of a
-    labelled archive (:func:`split_windows`), at the bundle's thresholds, plus
-    ``archive``, ``split``, ``model_name``, ``model_version`` and ``n_errors`` (calls that
-    could not be featurised)."""
+                    workers: Optional[int] = None,
+                    labels: Optional[Mapping[str, dict]] = None) -> dict:
+    """``call-triage evaluate``: the :func:`call_metrics` and :func:`error_analysis` of
+    ``bundle`` on one split of a labelled archive (:func:`split_windows`; ``labels``
+    replace the archive's own), at the bundle's thresholds, plus ``archive``, ``split``,
+    ``model_name``, ``model_version`` and ``n_errors`` (calls that could not be
+    featurised)."""
     windows, n_errors = split_windows(bundle, archive=archive, split=split,
-                                      cache_dir=cache_dir, workers=workers)
-    metrics = call_metrics(windows=windows, scored=score_calls(bundle, windows),
-                           thresholds=bundle.thresholds)
+                                      cache_dir=cache_dir, workers=workers, labels=labels)
+    scored = score_calls(bundle, windows)
     return {"archive": archive, "split": split, "model_name": bundle.model_name,
-            "model_version": bundle.model_version, "n_errors": n_errors, **metrics}
+            "model_version": bundle.model_version, "n_errors": n_errors,
+            **call_metrics(windows=windows, scored=scored, thresholds=bundle.thresholds),
+            **error_analysis(windows=windows, scored=scored, thresholds=bundle.thresholds)}

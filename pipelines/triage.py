@@ -27,8 +27,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-import models
-from models.bundle import read_bundle_metadata
+from models.bundle import DEFAULT_BUNDLE, read_bundle_metadata
 from models.precision import PRECISION_CHOICES, PRECISIONS
 from pipelines import reports
 from pipelines.scoring import (
@@ -41,9 +40,6 @@ from transforms.spec import FeatureConfig
 
 LOG = logging.getLogger(__name__)
 
-#: The bundled model: package data of ``models``, so it ships inside the wheel.
-DEFAULT_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(models.__file__)),
-                              "bundled", "multimodal")
 CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
 #: The runner when none is given: Beam's in-memory FnApiRunner, which honours
 #: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to

@@ -11,14 +11,21 @@ import pytest
 from models.aggregate import CallScores
 from models.bundle import load_bundle, read_bundle_metadata
 from models.precision import PRECISION_CHECKS_KEY, native_bfloat16, resolve_precision
+from models.dataset import read_labels, relabel
 from models.evaluate import (
     binary_metrics,
+    call_errors,
+    category_confusion,
     choose_threshold,
     compare_precisions,
     confusion,
     log_loss,
     roc_auc,
+    score_curves,
 )
+from models.plots import curve_svgs
+from transforms.features import CallFeatures
+from transforms.records import CallRecord
 from pipelines.cli import main
 from transforms.errors import ConfigError
 
@@ -111,7 +118,7 @@ EXPECTED_KEYS = {
     "archive", "split", "model_name", "model_version", "n_errors", "n_calls", "n_windows",
     "calls_by_label", "n", "positives", "threshold", "accuracy", "precision", "recall", "f1",
     "roc_auc", "confusion_matrix", "flagged_by_label", "window_loss", "category", "prank",
-    "inference_precision",
+    "inference_precision", "missed_emergencies", "false_alarms", "category_confusion", "curves",
 }
 
 
@@ -136,6 +143,11 @@ def test_evaluate_cli_writes_call_level_metrics(tiny_bundle, tiny_archive, featu
     assert set(metrics["prank"]) >= {"precision", "recall", "roc_auc", "confusion_matrix"}
     printed = capsys.readouterr().out
     assert "accuracy" in printed and "true emergency" in printed
+
+    assert metrics["curves"]["roc"]["tpr"][-1] == 1.0
+    assert len(metrics["missed_emergencies"]) == metrics["confusion_matrix"]["fn"]
+    assert len(metrics["false_alarms"]) == metrics["confusion_matrix"]["fp"]
+    assert sum(map(sum, metrics["category_confusion"]["matrix"])) == 6
 
     all_calls = tmp_path / "all.json"
     assert main(["evaluate", "--bundle", tiny_bundle, "--archive", tiny_archive,
@@ -205,3 +217,108 @@ def test_train_records_a_bfloat16_check_and_check_precision_reproduces_it(
     assert checked["decisions_changed"] == trained["decisions_changed"]
     for head, change in trained["max_score_change"].items():
         assert checked["max_score_change"][head] == pytest.approx(change, abs=1e-5)
+
+
+def _call(call_id: str, label: str, category: str | None) -> CallFeatures:
+    return CallFeatures(
+        record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav", source_uri="m.csv",
+                          label=label, category=category),
+        log_mel=np.zeros((1, 2, 3), np.float32), window_starts_s=np.zeros(1, np.float32),
+        tokens=(), duration_s=7.0, sample_rate_hz=8000, n_channels=1)
+
+
+def test_call_errors_list_the_missed_emergencies_and_the_false_alarms_worst_first():
+    calls = [_call("e1", "emergency", "fire"), _call("e2", "emergency", "gas"),
+             _call("e3", "emergency", "fall"), _call("n1", "normal", "normal_indoor"),
+             _call("p1", "prank", "fire"), _call("n2", "normal", "normal_outdoor")]
+    scores = [_scores(0.29, 0.1), _scores(0.05, 0.1, "gas"), _scores(0.30, 0.1),
+              _scores(0.31, 0.1, "normal_indoor"), _scores(0.90, 0.8), _scores(0.1, 0.1)]
+
+    errors = call_errors(calls=calls, scores=scores, threshold=0.30)
+
+    assert [row["call_id"] for row in errors["missed_emergencies"]] == ["e2", "e1"]
+    assert [row["call_id"] for row in errors["false_alarms"]] == ["p1", "n1"]
+    assert errors["missed_emergencies"][0] == {
+        "call_id": "e2", "label": "emergency", "category": "gas", "predicted_category": "gas",
+        "emergency_score": 0.05, "audio_score": 0.2, "text_score": 0.9, "prank_score": 0.1}
+
+
+def test_category_confusion_counts_true_against_predicted_emergency_and_normal_calls():
+    calls = [_call("a", "emergency", "fire"), _call("b", "emergency", "fire"),
+             _call("c", "normal", "normal_indoor"), _call("d", "prank", "gas"),
+             _call("e", "emergency", None)]
+    scores = [_scores(0.9, 0.1, "fire"), _scores(0.9, 0.1, "gas"),
+              _scores(0.1, 0.1, "fire"), _scores(0.9, 0.9, "gas"), _scores(0.9, 0.1, "fall")]
+
+    table = category_confusion(calls=calls, scores=scores)
+
+    # the prank and the call without a category do not count; taxonomy order
+    assert table == {"categories": ["gas", "fire", "normal_indoor"],
+                     "matrix": [[0, 0, 0], [1, 1, 0], [0, 1, 0]]}
+
+
+def test_score_curves_and_their_svg_plots():
+    curves = score_curves(labels=[0, 0, 1, 1], scores=[0.1, 0.4, 0.35, 0.8])
+    assert curves["roc"]["fpr"] == [0.0, 0.0, 0.5, 0.5, 1.0]
+    assert curves["roc"]["tpr"] == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert curves["roc"]["thresholds"][0] is None
+    assert curves["average_precision"] == pytest.approx(0.8333, abs=1e-4)
+    assert score_curves(labels=[1, 1], scores=[0.2, 0.3]) is None
+
+    figures = curve_svgs(curves, title="test", threshold=0.35)
+    assert set(figures) == {"roc.svg", "pr.svg"}
+    for svg in figures.values():
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "threshold 0.350" in svg
+
+
+def test_read_labels_validates_each_row_and_relabel_replaces_the_archives_labels(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("call_id,label,category,event_start_s,event_end_s,notes\n"
+                    "a,emergency,fire,1.5,4,x\nb,normal,,,,\n", encoding="utf-8")
+    labels = read_labels(str(path))
+    assert labels == {
+        "a": {"label": "emergency", "category": "fire", "split": None,
+              "event_start_s": 1.5, "event_end_s": 4.0},
+        "b": {"label": "normal", "category": None, "split": None,
+              "event_start_s": None, "event_end_s": None}}
+
+    calls = relabel([_call("a", "normal", "normal_indoor"), _call("z", "emergency", "gas")],
+                    labels)
+    assert [(c.record.label, c.record.category) for c in calls] == [
+        ("emergency", "fire"), (None, None)]
+    with pytest.raises(ConfigError, match="none of the archive"):
+        relabel([_call("z", "emergency", "gas")], labels)
+
+    for body, message in [("call_id,category\na,fire\n", "lack the column"),
+                          ("call_id,label\na,urgent\n", "line 2: label must be one of"),
+                          ("call_id,label,category\na,normal,kitchen\n", "not a slug"),
+                          ("call_id,label\na,normal\na,prank\n", "line 3: call_id 'a' is "
+                                                                     "labelled twice"),
+                          ("call_id,label,event_start_s\na,normal,soon\n", "not a number")]:
+        path.write_text(body, encoding="utf-8")
+        with pytest.raises(ConfigError, match=message):
+            read_labels(str(path))
+
+
+def test_evaluate_cli_takes_a_label_file_and_writes_plots(tiny_bundle, tiny_archive,
+                                                         feature_cache, tmp_path, capsys):
+    labels = tmp_path / "labels.csv"
+    # the test split's calls, two of them with their labels swapped
+    rows = ["call_id,label,category"]
+    for i in range(3):
+        rows.append(f"test-emergency-{i},{'normal' if i == 0 else 'emergency'},")
+        rows.append(f"test-normal-{i},{'emergency' if i == 0 else 'normal'},")
+    labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out, plots = tmp_path / "metrics.json", tmp_path / "plots"
+
+    assert main(["evaluate", "--bundle", tiny_bundle, "--archive", tiny_archive,
+                 "--labels", str(labels), "--split", "all", "--out", str(out),
+                 "--plots", str(plots), "--cache-dir", feature_cache]) == 0
+
+    metrics = json.loads(out.read_text(encoding="utf-8"))
+    assert metrics["n_calls"] == 6
+    assert {row["call_id"] for row in metrics["missed_emergencies"]} >= {"test-normal-0"}
+    assert {row["call_id"] for row in metrics["false_alarms"]} >= {"test-emergency-0"}
+    assert sorted(p.name for p in plots.iterdir()) == ["pr.svg", "roc.svg"]
+    printed = capsys.readouterr().out
+    assert "missed emergencies:" in printed and "test-normal-0" in printed
