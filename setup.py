@@ -11,7 +11,8 @@ setup(
     ),
     python_requires=">=3.11,<3.12",  # the Python the lock and CI test
     packages=find_packages(include=["pipelines*", "transforms*", "models*", "synth*"]),
-    package_data={"transforms": ["data/*.txt"], "models": ["bundled/*/*"]},
+    package_data={"transforms": ["data/*.txt", "data/*.onnx", "data/*.LICENSE"],
+                  "models": ["bundled/*/*"]},
     # Upper bounds stop at the newest releases tested (requirements.lock); raise one only
     # after `make test-latest` has passed with it.
     install_requires=[
@@ -27,7 +28,8 @@ setup(
         "scipy>=1.11,<1.18",  # L-BFGS for the n-gram gate's refit (models/gate.py)
         "pyarrow>=14,<26",
         "scikit-learn>=1.4,<1.10",  # evaluation metrics and curves
-        "matplotlib>=3.8,<3.12",  # ROC and PR plots of `call-triage evaluate --plots`
+        "matplotlib>=3.8,<3.12",
+        "onnxruntime>=1.17,<1.33",  # the speech detector (transforms/speech.py)  # ROC and PR plots of `call-triage evaluate --plots`
         "google-cloud-storage>=2.14,<4",
     ],
     extras_require={

@@ -317,12 +317,13 @@ def _init_worker(config: FeatureConfig) -> None:
 
 
 def _extract_one(record: CallRecord, config: FeatureConfig) -> CallFeatures | CallError:
-    """One call's features with float16 log-mel, or the CallError of its failure."""
+    """One call's features with float16 log-mel and without the speech detector's probes
+    (training does not read them), or the CallError of its failure."""
     try:
         call = extract_call_features(record, config=config, tokenizer=_WORKER_TOKENIZER)
     except CallInputError as error:
         return CallError.of(record, error)
-    return dataclasses.replace(call, log_mel=call.log_mel.astype(LOGMEL_DTYPE))
+    return dataclasses.replace(call, log_mel=call.log_mel.astype(LOGMEL_DTYPE), speech=None)
 
 
 def extract_features(records: Sequence[CallRecord], *, config: FeatureConfig,

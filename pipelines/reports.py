@@ -24,14 +24,17 @@ LOG = logging.getLogger(__name__)
 CALLS = "calls"
 EMERGENCIES = "emergencies"
 PRANK_CANDIDATES = "prank_candidates"
+SILENT = "silent"
 ERRORS = "errors"
-REPORTS = (CALLS, EMERGENCIES, PRANK_CANDIDATES, ERRORS)
+REPORTS = (CALLS, EMERGENCIES, PRANK_CANDIDATES, SILENT, ERRORS)
+#: The flagged subsets of ``calls``: report → the flag its rows carry.
+FLAGGED_REPORTS = {EMERGENCIES: "emergency", PRANK_CANDIDATES: "prank_candidate",
+                   SILENT: "silent"}
 SUMMARIES = "summaries"
 SUMMARY_FILE = "summary.json"
 STAGING = "_staging"
 INPUTS = "_inputs"
 
-FLAGS = ("emergency", "prank_candidate", "normal")
 
 ERRORS_SCHEMA = pa.schema([
     pa.field("call_id", pa.string(), nullable=False),
@@ -47,7 +50,8 @@ def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
 
     Scores are probabilities in [0, 1]; times in seconds from the call's start; ``text_score``
     is null for a call with no transcript, ``audio_score``/``text_score`` null for models
-    without those heads. ``transcript`` exists only when the run asked for it.
+    without those heads. ``speech_s``: seconds of speech the speech detector heard
+    (:mod:`transforms.speech`). ``transcript`` exists only when the run asked for it.
     """
     fields = [
         pa.field("call_id", pa.string(), nullable=False),
@@ -57,6 +61,7 @@ def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
         pa.field("caller_hash", pa.string()),
         pa.field("duration_s", pa.float64(), nullable=False),
         pa.field("sample_rate_hz", pa.int32(), nullable=False),
+        pa.field("speech_s", pa.float64()),
         pa.field("emergency_score", pa.float64(), nullable=False),
         pa.field("audio_score", pa.float64()),
         pa.field("text_score", pa.float64()),

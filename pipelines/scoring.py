@@ -22,6 +22,7 @@ from models.precision import PRECISION_CHOICES, native_bfloat16, resolve_precisi
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
+from transforms.speech import measure_speech, speech_detector
 from transforms.worker import freeze_startup_objects
 
 LOG = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ METRICS_NAMESPACE = "call_triage"
 TEXT_AUDIO_MISMATCH = "text_audio_mismatch"
 REPEAT_CALLER = "repeat_caller"
 MODEL_PRANK = "model_prank"
+
+#: A call with less detected speech than this (s) and no transcript words is ``silent``.
+MIN_SPEECH_S = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,8 +89,15 @@ class ScoredCall:
     duration_s: float
     sample_rate_hz: int
     has_transcript: bool
+    speech_s: Optional[float]
     scores: CallScores
     reasons: tuple[tuple[str, float], ...]
+
+    @property
+    def silent(self) -> bool:
+        """No transcript words and (measured) less than :data:`MIN_SPEECH_S` of speech."""
+        return (not self.has_transcript and self.speech_s is not None
+                and self.speech_s < MIN_SPEECH_S)
 
 
 def caller_hash(caller_id: Optional[str], *, key: bytes) -> Optional[str]:
@@ -97,10 +108,25 @@ def caller_hash(caller_id: Optional[str], *, key: bytes) -> Optional[str]:
     return digest[:32]
 
 
-def without_audio(call: CallFeatures) -> CallFeatures:
-    """``call`` with an empty log-mel (0, n_mels, n_frames): what scoring keeps of it."""
+def without_audio(call: CallFeatures, *, speech_s: Optional[float]) -> CallFeatures:
+    """What scoring keeps of ``call``: an empty log-mel (0, n_mels, n_frames), no speech
+    probes, and the seconds of speech measured in them."""
     empty = np.zeros((0,) + call.log_mel.shape[1:], dtype=np.float32)
-    return dataclasses.replace(call, log_mel=empty)
+    return dataclasses.replace(call, log_mel=empty, speech=None, speech_s=speech_s)
+
+
+def measured_speech(calls: Sequence[CallFeatures]) -> list[Optional[float]]:
+    """Seconds of speech in each call, the speech detector reading the probes of all
+    of them in one batch (:func:`transforms.speech.measure_speech`); ``None`` for a call
+    without probes."""
+    probed = [index for index, call in enumerate(calls) if call.speech is not None]
+    measured: list[Optional[float]] = [None] * len(calls)
+    if probed:
+        seconds = measure_speech([calls[index].speech for index in probed],
+                                 detector=speech_detector())
+        for index, value in zip(probed, seconds):
+            measured[index] = value
+    return measured
 
 
 def n_windows_of(call: CallFeatures) -> int:
@@ -111,7 +137,8 @@ def n_windows_of(call: CallFeatures) -> int:
 class CallModelHandler(ModelHandler):
     """RunInference handler for our multi-input Keras model, one call per example.
 
-    Examples are CallFeatures; predictions are ``(call without its log-mel, outputs)``
+    Examples are CallFeatures; predictions are ``(call without its log-mel, with its
+    seconds of speech measured, outputs)`` (:func:`without_audio`, :func:`measured_speech`)
     with ``outputs`` ``{output name: (n_windows, ...)}`` as
     :func:`models.bundle.predict_windows` gives them, or ``(call, InferenceFailure)``.
     Batches hold whole calls, as many as fit in ``max_batch_size`` windows (a longer
@@ -160,18 +187,21 @@ class CallModelHandler(ModelHandler):
         if not batch:  # BatchElements emits one when a bundle opens with an oversized call
             return []
         scored = Metrics.counter(METRICS_NAMESPACE, scored_windows_counter(model.precision))
+        speech = measured_speech(batch)
         try:
             outputs = _predict(batch, bundle=model)
         except InferenceError:
-            results = [_predict_one(call, bundle=model) for call in batch]
+            results = [(without_audio(call, speech_s=speech_s),
+                        _predict_one(call, bundle=model))
+                       for call, speech_s in zip(batch, speech)]
             scored.inc(sum(call.n_windows for call, (_, outputs) in zip(batch, results)
                            if not isinstance(outputs, InferenceFailure)))
             return results
         ends = np.cumsum([call.n_windows for call in batch])
         scored.inc(int(ends[-1]))
-        return [(without_audio(call),
+        return [(without_audio(call, speech_s=speech_s),
                  {name: values[end - call.n_windows:end] for name, values in outputs.items()})
-                for call, end in zip(batch, ends)]
+                for call, end, speech_s in zip(batch, ends, speech)]
 
     def get_num_bytes(self, batch: Sequence[CallFeatures]) -> int:
         return sum(call.log_mel.nbytes for call in batch)
@@ -206,11 +236,12 @@ def _predict(calls: Sequence[CallFeatures], *, bundle: ModelBundle) -> dict[str,
         raise InferenceError(f"model failed on {what}: {error}") from error
 
 
-def _predict_one(call: CallFeatures, *, bundle: ModelBundle) -> tuple[CallFeatures, Any]:
+def _predict_one(call: CallFeatures, *, bundle: ModelBundle) -> Any:
+    """One call's outputs, or the InferenceFailure saying why the model rejected it."""
     try:
-        return without_audio(call), _predict([call], bundle=bundle)
+        return _predict([call], bundle=bundle)
     except InferenceError as error:
-        return without_audio(call), InferenceFailure(str(error))
+        return InferenceFailure(str(error))
 
 
 def score_call(
@@ -235,6 +266,7 @@ def score_call(
         duration_s=call.duration_s,
         sample_rate_hz=call.sample_rate_hz,
         has_transcript=has_transcript,
+        speech_s=call.speech_s,
         scores=scores,
         reasons=call_prank_reasons(scores, rules=rules),
     )
@@ -265,8 +297,12 @@ def add_repeat_caller_reason(
 
 
 def verdict(*, emergency_score: float, prank_score: float, emergency_threshold: float,
-            rules: PrankRules) -> str:
-    """``emergency`` | ``prank_candidate`` | ``normal``; an emergency is never a prank."""
+            rules: PrankRules, silent: bool = False) -> str:
+    """``silent`` | ``emergency`` | ``prank_candidate`` | ``normal``: a ``silent`` call
+    (:attr:`ScoredCall.silent`) is never an emergency on the audio alone; an emergency is
+    never a prank."""
+    if silent:
+        return "silent"
     if emergency_score >= emergency_threshold:
         return "emergency"
     if prank_score >= rules.flag_min:

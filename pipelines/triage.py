@@ -227,7 +227,8 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.dateti
     prank_score = max(reason_scores + [scores.prank_score or 0.0])
     flag = verdict(emergency_score=scores.emergency_score,
                    prank_score=max(reason_scores, default=0.0),
-                   emergency_threshold=settings.emergency_threshold, rules=settings.rules)
+                   emergency_threshold=settings.emergency_threshold, rules=settings.rules,
+                   silent=call.silent)
     row = {
         "call_id": call.record.call_id,
         "audio_uri": call.record.audio_uri,
@@ -236,6 +237,7 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.dateti
         "caller_hash": call.caller_hash,
         "duration_s": float(call.duration_s),
         "sample_rate_hz": int(call.sample_rate_hz),
+        "speech_s": call.speech_s,
         "emergency_score": float(scores.emergency_score),
         "audio_score": None if scores.audio_score is None else float(scores.audio_score),
         "text_score": None if scores.text_score is None else float(scores.text_score),
@@ -305,10 +307,10 @@ def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None
     schema = reports.calls_schema(include_transcript=settings.include_transcripts)
     common = {"root": staging, "run_date": run_date, "schema": schema}
     _write(rows, "WriteCalls", report=reports.CALLS, **common)
-    _write(rows | "Emergencies" >> beam.Filter(lambda row: row["flag"] == "emergency"),
-           "WriteEmergencies", report=reports.EMERGENCIES, **common)
-    _write(rows | "PrankCandidates" >> beam.Filter(lambda row: row["flag"] == "prank_candidate"),
-           "WritePrankCandidates", report=reports.PRANK_CANDIDATES, **common)
+    for report, flag in reports.FLAGGED_REPORTS.items():
+        name = report.title().replace("_", "")
+        _write(rows | name >> beam.Filter(lambda row, flag=flag: row["flag"] == flag),
+               f"Write{name}", report=report, **common)
     errors = ((listed[ERRORS], features[ERRORS], aggregated[ERRORS])
               | "AllErrors" >> beam.Flatten()
               | "CountErrors" >> beam.Map(_counted, "calls_failed")
@@ -379,6 +381,7 @@ def finish_run(settings: TriageSettings, *, timings: dict[str, float],
             "errors": errors.num_rows,
             "emergencies": flags.get("emergency", 0),
             "prank_candidates": flags.get("prank_candidate", 0),
+            "silent": flags.get("silent", 0),
             "normal": flags.get("normal", 0),
             "errors_by_stage": dict(sorted(Counter(errors["stage"].to_pylist()).items())),
         },
@@ -431,6 +434,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  scored:           {counts['scored']}",
         f"  emergencies:      {counts['emergencies']}",
         f"  prank candidates: {counts['prank_candidates']}",
+        f"  silent:           {counts['silent']}",
         f"  errors:           {counts['errors']} {counts['errors_by_stage'] or ''}".rstrip(),
         "  model windows:    " + (", ".join(
             f"{n} in {precision}" for precision, n in

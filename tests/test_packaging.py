@@ -85,7 +85,8 @@ def test_the_wheel_carries_the_model_and_runs_the_nightly_job_outside_the_checko
     bundled = sorted(os.path.relpath(path, REPO)
                      for path in glob.glob(str(REPO / "models" / "bundled" / "*" / "*")))
     assert set(bundled) <= set(names)
-    assert "transforms/data/stopwords_ko.txt" in names
+    assert {"transforms/data/stopwords_ko.txt", "transforms/data/silero_vad.onnx",
+            "transforms/data/silero_vad.LICENSE"} <= set(names)
 
     venv = _venv_with_wheel(tmp_path, wheel)
     elsewhere = tmp_path / "elsewhere"

@@ -28,6 +28,7 @@ import soxr
 
 from transforms.errors import AudioError, ConfigError
 from transforms.spec import FeatureConfig
+from transforms.speech import SpeechProbes, speech_probes
 
 _BLOCK_S = 4.0  # seconds of native audio read per block while decoding
 _RESAMPLE_QUALITY = "HQ"  # soxr quality, for the one-shot and the streaming resampler
@@ -74,7 +75,8 @@ class AudioFeatures:
 
     ``log_mel``: float32 ``(n_windows, n_mels, n_frames)`` dB; ``window_starts_s``:
     float32 ``(n_windows,)`` start of each window in seconds; ``duration_s``: decoded
-    length in seconds; ``sample_rate_hz`` and ``n_channels``: the file's original values.
+    length in seconds; ``sample_rate_hz`` and ``n_channels``: the file's original values;
+    ``speech``: what the speech detector will read of it (:mod:`transforms.speech`).
     """
 
     log_mel: np.ndarray
@@ -82,6 +84,7 @@ class AudioFeatures:
     duration_s: float
     sample_rate_hz: int
     n_channels: int
+    speech: SpeechProbes
 
 
 def _check_rate(label: str, value: int) -> None:
@@ -381,7 +384,8 @@ def mfcc_from_log_mel(log_mel: np.ndarray, *, config: FeatureConfig) -> np.ndarr
 
 def audio_features(source: Source, *, config: FeatureConfig,
                    name: str = "<bytes>") -> AudioFeatures:
-    """Decode ``source`` to mono at ``config.sample_rate_hz``, window it and take log-mel.
+    """Decode ``source`` to mono at ``config.sample_rate_hz``, window it, take log-mel and
+    pick the speech detector's probes (:func:`transforms.speech.speech_probes`).
 
     Windows are ``config.window_samples`` long every ``config.hop_samples``; log-mel is
     computed a few windows at a time, so memory holds the decoded mono signal and the
@@ -409,6 +413,7 @@ def audio_features(source: Source, *, config: FeatureConfig,
         duration_s=waveform.duration_s,
         sample_rate_hz=native_hz,
         n_channels=n_channels,
+        speech=speech_probes(samples, sample_rate_hz=config.sample_rate_hz),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from transforms.archive import open_audio, read_transcript
 from transforms.audio import audio_features, mfcc_from_log_mel
 from transforms.errors import ConfigError, FeatureError
 from transforms.records import CallRecord
+from transforms.speech import SpeechProbes
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, Vocabulary
 
@@ -24,6 +25,9 @@ class CallFeatures:
     starting at ``window_starts_s`` (float32 (n_windows,), seconds into the call).
     ``tokens`` are the Okt tokens of the caller's transcript (empty when there is none).
     ``duration_s``, ``sample_rate_hz`` and ``n_channels`` describe the original audio.
+    ``speech``: the speech detector's probes, until serving measures them into
+    ``speech_s`` (seconds of speech, :func:`transforms.speech.measure_speech`); training
+    reads neither (both ``None`` in its feature cache).
     """
 
     record: CallRecord
@@ -33,6 +37,8 @@ class CallFeatures:
     duration_s: float
     sample_rate_hz: int
     n_channels: int
+    speech: Optional[SpeechProbes] = None
+    speech_s: Optional[float] = None
 
     @property
     def n_windows(self) -> int:
@@ -67,6 +73,7 @@ def extract_call_features(
         duration_s=audio.duration_s,
         sample_rate_hz=audio.sample_rate_hz,
         n_channels=audio.n_channels,
+        speech=audio.speech,
     )
 
 

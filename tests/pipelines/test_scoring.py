@@ -16,6 +16,7 @@ from models.aggregate import CallScores
 from pipelines import scoring
 from pipelines.scoring import (
     METRICS_NAMESPACE,
+    MIN_SPEECH_S,
     MODEL_PRANK,
     REPEAT_CALLER,
     TEXT_AUDIO_MISMATCH,
@@ -35,6 +36,7 @@ from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
 from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT, FeatureConfig
+from transforms.speech import speech_probes
 from transforms.text import Vocabulary
 
 RULES = PrankRules()
@@ -51,7 +53,8 @@ def _scored(call_id: str, *, emergency: float, caller: str = "h1") -> ScoredCall
     return ScoredCall(record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav",
                                         source_uri="m#row=1"),
                       caller_hash=caller, duration_s=7.0, sample_rate_hz=8000,
-                      has_transcript=True, scores=_scores(emergency=emergency), reasons=())
+                      has_transcript=True, speech_s=5.0, scores=_scores(emergency=emergency),
+                      reasons=())
 
 
 def test_mismatch_reason_needs_high_text_and_low_audio():
@@ -122,12 +125,14 @@ def _call(call_id: str, n_windows: int, *, level_db: float = -40.0,
         n_channels=1)
 
 
-def test_without_audio_keeps_everything_but_the_log_mel():
-    call = _call("x", 3)
-    kept = without_audio(call)
+def test_without_audio_keeps_everything_but_the_log_mel_and_the_speech_probes():
+    call = dataclasses.replace(_call("x", 3), speech=speech_probes(
+        np.full(16_000, 0.1, np.float32), sample_rate_hz=16_000))
+    kept = without_audio(call, speech_s=1.5)
     assert kept.log_mel.shape == (0,) + call.log_mel.shape[1:]
     assert kept.window_starts_s.tolist() == [0, 7, 14] and kept.tokens == ("불",)
     assert kept.record == call.record and kept.duration_s == call.duration_s
+    assert kept.speech is None and kept.speech_s == 1.5
 
 
 class _RecordingHandler(CallModelHandler):
@@ -221,7 +226,7 @@ def test_a_call_the_model_rejects_fails_alone():
 
 
 def test_score_call_aggregates_and_drops_the_text_score_without_a_transcript():
-    call = without_audio(_call("x", 2, tokens=()))
+    call = without_audio(_call("x", 2, tokens=()), speech_s=0.0)
     outputs = {"emergency": np.array([0.2, 0.9], np.float32),
                "audio_emergency": np.array([0.1, 0.8], np.float32),
                "text_emergency": np.array([0.5, 0.5], np.float32),
@@ -233,6 +238,15 @@ def test_score_call_aggregates_and_drops_the_text_score_without_a_transcript():
     assert scored.scores.emergency_score == pytest.approx(0.9)
     assert scored.scores.evidence_window_index == 1
     assert scored.scores.text_score is None and not scored.has_transcript
+    # no words and no speech heard: silent, whatever the audio head says
+    assert scored.speech_s == 0.0 and scored.silent
+    assert verdict(emergency_score=0.9, prank_score=0.0, emergency_threshold=0.3, rules=RULES,
+                   silent=scored.silent) == "silent"
+    heard = score_call(dataclasses.replace(call, speech_s=MIN_SPEECH_S), outputs, window_s=7.0,
+                       key=b"k", rules=RULES)
+    assert not heard.silent
+    assert verdict(emergency_score=0.9, prank_score=0.0, emergency_threshold=0.3, rules=RULES,
+                   silent=heard.silent) == "emergency"
 
 
 def test_handler_rejects_bad_settings():

@@ -2,8 +2,9 @@
 
 The archive is a slice of the bundled example archive (real synthetic calls in several
 formats, one long call with an emergency episode in the middle) plus planted trouble:
-a caller who calls three times, a corrupt file, an empty file, a missing file and a
-transcript in neither UTF-8 nor CP949.
+a caller who calls three times, a corrupt file, an empty file, a missing file, a
+transcript in neither UTF-8 nor CP949, and calls without a transcript: digital silence,
+line hiss, a loud tone and a real human voice (an Asterisk telephone prompt).
 """
 
 from __future__ import annotations
@@ -15,18 +16,34 @@ import os
 import shutil
 
 import duckdb
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from pipelines import reports
 from pipelines.triage import DEFAULT_BUNDLE, format_summary, run
 from transforms import archive as archive_module
+from transforms.audio import encode_audio
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "archive")
 RUN_DATE = "2026-11-22"
 REPEAT_CALLER = "010-5555-0000"
 BAD_CALLS = {"corrupt": "decode", "empty": "decode", "missing": "read", "encoding": "read"}
+REAL_VOICE = "/usr/share/asterisk/sounds/en_US_f_Allison/demo-echotest.wav"  # 22 s, 8 kHz
+
+
+def _no_speech_calls(folder) -> dict[str, str]:
+    """Calls without speech or transcript, as 8 kHz WAV files in ``folder``: call id →
+    file name."""
+    rng = np.random.default_rng(3)
+    t = np.arange(12 * 8_000) / 8_000
+    sounds = {"silence": np.zeros(t.size, np.float32),
+              "hiss": (0.004 * rng.standard_normal(t.size)).astype(np.float32),
+              "tone": (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)}
+    for call_id, samples in sounds.items():
+        (folder / f"{call_id}.wav").write_bytes(encode_audio(samples, sample_rate_hz=8_000))
+    return {call_id: f"{call_id}.wav" for call_id in sounds}
 
 
 def _example_rows() -> list[dict]:
@@ -57,6 +74,10 @@ def night(tmp_path_factory):
     (archive / "audio" / "corrupt.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
     (archive / "audio" / "empty.wav").write_bytes(b"")
     (archive / "audio" / "bad.txt").write_bytes(b"\xff\xfe\xfa\x00\x81")
+    no_speech = _no_speech_calls(archive / "audio")
+    shutil.copy(REAL_VOICE, archive / "audio" / "voice.wav")
+    audio_only = [{"call_id": call_id, "audio": f"audio/{name}"}
+                  for call_id, name in {**no_speech, "voice": "voice.wav"}.items()]
     fields = list(picked[0].keys()) + ["transcript_path"]
     bad_rows = [
         {"call_id": "corrupt", "audio": "audio/corrupt.wav"},
@@ -68,7 +89,7 @@ def night(tmp_path_factory):
     with open(archive / "manifest.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields, restval="")
         writer.writeheader()
-        writer.writerows(picked + bad_rows)
+        writer.writerows(picked + audio_only + bad_rows)
     out = root / "reports"
     argv = [f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
             f"--run_date={RUN_DATE}", "--caller_hash_key=test-key",
@@ -78,8 +99,9 @@ def night(tmp_path_factory):
     first_rows = pq.read_table(str(out / "calls")).num_rows
     second = run(argv, environ={}, today=dt.date(2026, 11, 23))
     return {"out": out, "first": first, "second": second, "first_rows": first_rows,
-            "good_ids": {row["call_id"] for row in picked}, "long_call": long_call,
-            "planted_ids": planted_ids, "n_input": len(picked) + len(bad_rows)}
+            "good_ids": {row["call_id"] for row in picked + audio_only},
+            "long_call": long_call, "planted_ids": planted_ids, "no_speech": set(no_speech),
+            "n_input": len(picked) + len(audio_only) + len(bad_rows)}
 
 
 def _calls(night) -> list[dict]:
@@ -125,8 +147,8 @@ def test_duckdb_reads_the_partitions_and_the_flagged_subsets_match_calls(night):
     assert query("SELECT DISTINCT CAST(run_date AS VARCHAR) FROM "
                  "read_parquet('{out}/calls/*/*.parquet', hive_partitioning = true)") \
         == [(RUN_DATE,)]
-    for report, flag in ((reports.EMERGENCIES, "emergency"),
-                         (reports.PRANK_CANDIDATES, "prank_candidate")):
+    assert per_flag.get("silent", 0) >= len(night["no_speech"])
+    for report, flag in reports.FLAGGED_REPORTS.items():
         subset = query(f"SELECT call_id FROM read_parquet('{{out}}/{report}/*/*.parquet') "
                        "ORDER BY call_id")
         expected = query("SELECT call_id FROM read_parquet('{out}/calls/*/*.parquet') "
@@ -197,3 +219,17 @@ def test_included_transcripts_are_the_ones_the_call_was_scored_with(tmp_path, mo
     assert len(sidecar_reads) == 1  # read once, for both the tokens and the report
     windows = sum(summary["model"]["windows_by_precision"].values())
     assert f"model windows:    {windows} in " in format_summary(summary)
+
+
+def test_calls_without_speech_or_words_are_silent_never_emergencies(night):
+    calls = {row["call_id"]: row for row in _calls(night)}
+    for call_id in night["no_speech"]:
+        assert calls[call_id]["flag"] == "silent", call_id
+        assert calls[call_id]["speech_s"] == 0.0
+    # a real voice without a transcript is speech: scored as any call
+    assert calls["voice"]["flag"] != "silent" and calls["voice"]["speech_s"] > 5.0
+    # every call with words or audible speech has its speech measured
+    spoken = [row for call_id, row in calls.items() if call_id not in night["no_speech"]]
+    assert all(row["speech_s"] > 0 for row in spoken)
+    assert night["second"]["counts"]["silent"] == sum(
+        row["flag"] == "silent" for row in calls.values())
