@@ -14,6 +14,7 @@ import math
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
+import sklearn.calibration
 import sklearn.metrics
 
 from models.aggregate import CallScores, aggregate_windows
@@ -73,6 +74,29 @@ def confusion(*, labels: Sequence[bool] | np.ndarray,
         raise ConfigError(f"labels {truth.shape} and predictions {guess.shape} differ in length")
     tn, fp, fn, tp = sklearn.metrics.confusion_matrix(truth, guess, labels=[False, True]).ravel()
     return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn)}
+
+
+#: Equal-width score bins of the calibration curve.
+CALIBRATION_BINS = 10
+
+
+def calibration(*, labels: Sequence[bool] | np.ndarray,
+                scores: Sequence[float] | np.ndarray, n_bins: int = CALIBRATION_BINS
+                ) -> dict:
+    """How well ``scores`` read as probabilities: in each of ``n_bins`` equal-width score
+    bins with calls, the mean score, the share of positives and the number of calls
+    (:func:`sklearn.calibration.calibration_curve`), and the expected calibration error
+    ``ece``: the calls-weighted mean of |share of positives − mean score| over the bins."""
+    truth, values = _binary(labels, scores)
+    fraction, mean_score = sklearn.calibration.calibration_curve(
+        truth, np.clip(values, 0.0, 1.0), n_bins=n_bins, strategy="uniform")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]  # the bins calibration_curve uses
+    counts = np.bincount(np.searchsorted(edges, np.clip(values, 0.0, 1.0)), minlength=n_bins)
+    counts = counts[counts > 0]
+    ece = float(np.sum(counts * np.abs(fraction - mean_score)) / truth.size)
+    return {"mean_score": [round(float(v), 4) for v in mean_score],
+            "fraction_positive": [round(float(v), 4) for v in fraction],
+            "calls": [int(v) for v in counts], "ece": round(ece, 4)}
 
 
 def _ratio(numerator: int, denominator: int) -> Optional[float]:
@@ -262,7 +286,8 @@ def call_metrics(*, windows: WindowSet, scored: ScoredWindows,
     ``thresholds["emergency"]``; ``flagged_by_label`` is the share of each label's calls
     flagged as emergencies; ``category`` as :func:`category_accuracy`; ``prank`` the prank
     head's call-level figures at ``thresholds["prank"]`` (0.5 if absent), or ``None``;
-    ``window_loss`` the mean binary cross-entropy of the window emergency scores.
+    ``window_loss`` the mean binary cross-entropy of the window emergency scores;
+    ``calibration`` the emergency score's calibration curve and error (:func:`calibration`).
     """
     labels = [call.record.label for call in windows.calls]
     emergency = np.array([score.emergency_score for score in scored.calls])
@@ -278,6 +303,8 @@ def call_metrics(*, windows: WindowSet, scored: ScoredWindows,
                           labels.count(label)) for label in spec.LABELS},
         "window_loss": log_loss(labels=windows.targets[spec.EMERGENCY_OUTPUT],
                                 scores=scored.outputs[spec.EMERGENCY_OUTPUT]),
+        "calibration": calibration(labels=[label == "emergency" for label in labels],
+                                   scores=emergency),
         "category": category_accuracy(calls=windows.calls, scores=scored.calls),
         "prank": None,
     }
@@ -402,6 +429,9 @@ def format_metrics(metrics: Mapping, *, title: str) -> str:
         f"    true not emergency           {counts['fp']:>19}   {counts['tn']:>13}",
         "  flagged as emergency, by label: " + ", ".join(
             f"{label} {_percent(share)}" for label, share in metrics["flagged_by_label"].items()),
+        f"  calibration of the emergency score: expected calibration error "
+        f"{metrics['calibration']['ece']:.3f} over {len(metrics['calibration']['calls'])} "
+        f"score bins",
         f"  category accuracy {_percent(metrics['category']['accuracy'])} "
         f"over {metrics['category']['n']} emergency/normal calls:",
     ]

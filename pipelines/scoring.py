@@ -22,7 +22,7 @@ from models.precision import PRECISION_CHOICES, native_bfloat16, resolve_precisi
 from transforms.errors import ConfigError, InferenceError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
-from transforms.speech import measure_speech, speech_detector
+from transforms.speech import MIN_SPEECH_S, measure_speech, speech_detector
 from transforms.worker import freeze_startup_objects
 
 LOG = logging.getLogger(__name__)
@@ -34,9 +34,6 @@ METRICS_NAMESPACE = "call_triage"
 TEXT_AUDIO_MISMATCH = "text_audio_mismatch"
 REPEAT_CALLER = "repeat_caller"
 MODEL_PRANK = "model_prank"
-
-#: A call with less detected speech than this (s) and no transcript words is ``silent``.
-MIN_SPEECH_S = 0.1
 
 
 @dataclasses.dataclass(frozen=True)

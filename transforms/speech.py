@@ -45,8 +45,10 @@ BLOCK_S = 0.512  # length of one probed block (s): 16 model steps
 AUDIBLE_DBFS = -55.0  # a block quieter than this (RMS, dB re full scale) is silence
 PROBE_STRIDE = 8  # the first round reads one audible block in this many (evenly spaced)
 MAX_RESERVE = 24  # audible blocks the second round may read
-SPEECH_PROBABILITY = 0.5
+SPEECH_PROBABILITY = 0.7  # above what synthetic hold music and tones reach (0.66 at most)
 PROBE_SAMPLES = int(BLOCK_S * VAD_HZ) // CHUNK * CHUNK  # one probe at 8 kHz
+#: Less speech than this (s) is none: a call without it and without words is silent.
+MIN_SPEECH_S = 0.1
 _MODEL_RESOURCE = "data/silero_vad.onnx"
 
 

@@ -14,6 +14,7 @@ from models.precision import PRECISION_CHECKS_KEY, native_bfloat16, resolve_prec
 from models.dataset import read_labels, relabel
 from models.evaluate import (
     binary_metrics,
+    calibration,
     call_errors,
     category_confusion,
     choose_threshold,
@@ -117,7 +118,8 @@ def test_choose_threshold_separable_lands_between_the_classes():
 EXPECTED_KEYS = {
     "archive", "split", "model_name", "model_version", "n_errors", "n_calls", "n_windows",
     "calls_by_label", "n", "positives", "threshold", "accuracy", "precision", "recall", "f1",
-    "roc_auc", "confusion_matrix", "flagged_by_label", "window_loss", "category", "prank",
+    "roc_auc", "confusion_matrix", "flagged_by_label", "window_loss", "calibration",
+    "category", "prank",
     "inference_precision", "missed_emergencies", "false_alarms", "category_confusion", "curves",
 }
 
@@ -322,3 +324,18 @@ def test_evaluate_cli_takes_a_label_file_and_writes_plots(tiny_bundle, tiny_arch
     assert sorted(p.name for p in plots.iterdir()) == ["pr.svg", "roc.svg"]
     printed = capsys.readouterr().out
     assert "missed emergencies:" in printed and "test-normal-0" in printed
+
+
+def test_calibration_compares_scores_with_the_share_of_positives_in_each_bin():
+    # bin [0.1, 0.2): 4 calls scored 0.15, 1 positive; bin [0.9, 1]: 2 calls at 0.95, both
+    labels = [1, 0, 0, 0, 1, 1]
+    scores = [0.15, 0.15, 0.15, 0.15, 0.95, 0.95]
+
+    curve = calibration(labels=labels, scores=scores)
+
+    assert curve["calls"] == [4, 2]
+    assert curve["mean_score"] == [0.15, 0.95]
+    assert curve["fraction_positive"] == [0.25, 1.0]
+    assert curve["ece"] == pytest.approx((4 * 0.10 + 2 * 0.05) / 6, abs=1e-4)
+    perfect = calibration(labels=[0, 1] * 50, scores=[0.5] * 100)
+    assert perfect["ece"] == 0.0

@@ -16,7 +16,6 @@ from models.aggregate import CallScores
 from pipelines import scoring
 from pipelines.scoring import (
     METRICS_NAMESPACE,
-    MIN_SPEECH_S,
     MODEL_PRANK,
     REPEAT_CALLER,
     TEXT_AUDIO_MISMATCH,
@@ -36,7 +35,7 @@ from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
 from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT, FeatureConfig
-from transforms.speech import speech_probes
+from transforms.speech import MIN_SPEECH_S, speech_probes
 from transforms.text import Vocabulary
 
 RULES = PrankRules()
