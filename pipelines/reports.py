@@ -51,7 +51,8 @@ def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
     Scores are probabilities in [0, 1]; times in seconds from the call's start; ``text_score``
     is null for a call with no transcript, ``audio_score``/``text_score`` null for models
     without those heads. ``speech_s``: seconds of speech the speech detector heard
-    (:mod:`transforms.speech`). ``transcript`` exists only when the run asked for it.
+    (:mod:`transforms.speech`); ``audio_warnings``: what is wrong with the file but still
+    scored (``truncated``: it ends before its header says). ``transcript`` exists only when the run asked for it.
     """
     fields = [
         pa.field("call_id", pa.string(), nullable=False),
@@ -62,6 +63,7 @@ def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
         pa.field("duration_s", pa.float64(), nullable=False),
         pa.field("sample_rate_hz", pa.int32(), nullable=False),
         pa.field("speech_s", pa.float64()),
+        pa.field("audio_warnings", pa.list_(pa.string()), nullable=False),
         pa.field("emergency_score", pa.float64(), nullable=False),
         pa.field("audio_score", pa.float64()),
         pa.field("text_score", pa.float64()),
@@ -161,6 +163,12 @@ def publish_reports(*, out: str, staging: str, run_date: str) -> None:
             FileSystems.mkdirs(target)
         FileSystems.rename(staged, destinations)
     LOG.info("published %s partitions of run_date=%s under %s", len(REPORTS), run_date, out)
+
+
+def is_published(*, out: str, run_date: str) -> bool:
+    """Whether the night ``run_date`` has a published summary under ``out``."""
+    return FileSystems.exists(FileSystems.join(partition_dir(out, SUMMARIES, run_date),
+                                               SUMMARY_FILE))
 
 
 def write_summary(*, out: str, run_date: str, summary: Mapping) -> str:

@@ -87,6 +87,7 @@ class ScoredCall:
     sample_rate_hz: int
     has_transcript: bool
     speech_s: Optional[float]
+    audio_warnings: tuple[str, ...]
     scores: CallScores
     reasons: tuple[tuple[str, float], ...]
 
@@ -264,6 +265,7 @@ def score_call(
         sample_rate_hz=call.sample_rate_hz,
         has_transcript=has_transcript,
         speech_s=call.speech_s,
+        audio_warnings=call.audio_warnings,
         scores=scores,
         reasons=call_prank_reasons(scores, rules=rules),
     )

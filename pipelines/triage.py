@@ -63,6 +63,11 @@ class TriageOptions(PipelineOptions):
                             default=None,
                             help=f"key of the caller-id hash (default: ${CALLER_KEY_ENV}; "
                                  "without either, a random per-run key)")
+        parser.add_argument("--allow_empty", "--allow-empty", dest="allow_empty",
+                            action="store_true",
+                            help="let an archive that lists no calls replace a published "
+                                 "night (refused by default: an empty manifest is more often "
+                                 "a broken export than a quiet night)")
         parser.add_argument("--include_transcripts", "--include-transcripts",
                             dest="include_transcripts", action="store_true",
                             help="copy transcripts into the calls report (off by default)")
@@ -97,6 +102,7 @@ class TriageSettings:
     caller_key: bytes
     caller_key_source: str
     include_transcripts: bool
+    allow_empty: bool
     max_batch_size: int
     inference_precision: str
     rules: PrankRules
@@ -116,6 +122,7 @@ class TriageSettings:
             "run_date": self.run_date, "run_id": self.run_id,
             "caller_hash_key_source": self.caller_key_source,
             "include_transcripts": self.include_transcripts,
+            "allow_empty": self.allow_empty,
             "max_batch_size": self.max_batch_size,
             "inference_precision": self.inference_precision,
             "prank_rules": dataclasses.asdict(self.rules),
@@ -160,6 +167,7 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         run_id=f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}",
         caller_key=key, caller_key_source=key_source,
         include_transcripts=triage.include_transcripts,
+        allow_empty=triage.allow_empty,
         max_batch_size=triage.max_batch_size,
         inference_precision=triage.inference_precision,
         rules=PrankRules(**{f.name: getattr(triage, f.name)
@@ -238,6 +246,7 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.dateti
         "duration_s": float(call.duration_s),
         "sample_rate_hz": int(call.sample_rate_hz),
         "speech_s": call.speech_s,
+        "audio_warnings": list(call.audio_warnings),
         "emergency_score": float(scores.emergency_score),
         "audio_score": None if scores.audio_score is None else float(scores.audio_score),
         "text_score": None if scores.text_score is None else float(scores.text_score),
@@ -351,10 +360,18 @@ def finish_run(settings: TriageSettings, *, timings: dict[str, float],
     """Check the invariant on the staged reports, publish them, write the summary last.
 
     Raises :class:`~transforms.errors.ReportError` (reports left in staging, nothing
-    published) when some input call is missing from both reports or appears twice.
+    published) when some input call is missing from both reports or appears twice, and
+    when the archive listed no call while the night is already published, unless
+    ``settings.allow_empty`` (then nothing is staged any more either).
     """
     started = time.monotonic()
     input_ids = read_input_ids(settings.staging)
+    if not input_ids and not settings.allow_empty and reports.is_published(
+            out=settings.out, run_date=settings.run_date):
+        reports.remove_staging(settings.staging)
+        raise ReportError(f"the archive {settings.archive} lists no calls; the published "
+                          f"night of {settings.run_date} under {settings.out} is kept (pass "
+                          f"--allow-empty to replace it with an empty night)")
     calls = reports.read_report(settings.staging, reports.CALLS, settings.run_date,
                                 columns=["call_id", "flag"])
     errors = reports.read_report(settings.staging, reports.ERRORS, settings.run_date,

@@ -47,6 +47,11 @@ KNOWN_COLUMNS = REQUIRED_COLUMNS + (
     "split", "event_start_s", "event_end_s",
 )
 
+#: Longest text a manifest cell may hold (characters): a longer transcript or id fails its row.
+MAX_CELL_CHARS = 100_000
+#: Rows named in a duplicate-id message; the rest are counted.
+_DUPLICATES_NAMED = 3
+
 _STAGE = "read"
 _GLOB_CHARS = "*?["
 # What FileSystems raises for a missing or unreadable file: OSError (local, BeamIOError),
@@ -203,6 +208,8 @@ def _archive_root(root: str) -> str:
     """``root`` validated and normalised: absolute local path or ``scheme://bucket/prefix``."""
     if not isinstance(root, str) or not root.strip():
         raise ArchiveError(f"root={root!r} must be a folder path or a gs:// URI")
+    if not is_unicode_text(root):
+        raise ArchiveError("the archive root is not valid Unicode text")
     if any(char in root for char in _GLOB_CHARS):
         raise ArchiveError(f"root={root!r} must not contain glob characters {_GLOB_CHARS}")
     normalised = _normalise(root)
@@ -263,9 +270,7 @@ def _parse_manifest(data: bytes, *, uri: str) -> tuple[list[str], list[dict[str,
     name = posixpath.basename(uri)
     try:
         if name == "manifest.csv":
-            reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
-            rows = list(reader)
-            return list(reader.fieldnames or ()), rows
+            return _parse_csv(data.decode("utf-8-sig"), uri=uri)
         if name == "manifest.jsonl":
             return _parse_jsonl(data.decode("utf-8-sig"), uri=uri)
         table = pq.ParquetFile(io.BytesIO(data))
@@ -274,6 +279,29 @@ def _parse_manifest(data: bytes, *, uri: str) -> tuple[list[str], list[dict[str,
         return columns, table.read(columns=wanted).to_pylist()
     except (ValueError, csv.Error, pa.ArrowException) as exc:
         raise ArchiveError(f"cannot parse manifest {uri}: {exc}") from exc
+
+
+def _parse_csv(text: str, *, uri: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """CSV rows, parsed strictly: a quote left open (which would swallow the rows after
+    it into one cell) fails the whole manifest, naming the line where its row starts. No
+    cell is too long to parse; :func:`_text_cell` fails the rows whose cells are too long.
+    """
+    previous_limit = csv.field_size_limit(max(len(text) + 1, csv.field_size_limit()))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    rows: list[dict[str, Any]] = []
+    last_line = 0
+    try:
+        columns = list(reader.fieldnames or ())
+        last_line = reader.line_num
+        for row in reader:
+            rows.append(row)
+            last_line = reader.line_num
+    except csv.Error as exc:
+        raise ArchiveError(f"cannot parse manifest {uri}: the row starting on line "
+                           f"{last_line + 1}: {exc}") from exc
+    finally:
+        csv.field_size_limit(previous_limit)
+    return columns, rows
 
 
 def _parse_jsonl(text: str, *, uri: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -316,7 +344,7 @@ def _record_from_row(row: Mapping[Any, Any], *, call_id: str, root: str,
                      source_uri: str) -> CallRecord:
     """The call a manifest row describes; :class:`ManifestRowError` for an invalid cell."""
     if None in row:  # csv.DictReader puts cells beyond the header under the key None
-        raise ManifestRowError(f"row has more cells than the header: extra {row[None]!r}")
+        raise ManifestRowError(f"row has {len(row[None])} more cell(s) than the header")
     audio = _text_cell(row, "audio")
     if audio is None:
         raise ManifestRowError("audio is empty")
@@ -347,21 +375,41 @@ def _record_from_row(row: Mapping[Any, Any], *, call_id: str, root: str,
 
 
 def _text_cell(row: Mapping[Any, Any], column: str) -> str | None:
-    """A cell as stripped text; ``None`` when absent or blank.
+    """A cell as stripped text; ``None`` when absent, blank or NaN.
 
     Numbers become their decimal text (``112.0`` → ``"112"``, as pandas writes integer
-    columns with gaps), dates and times ISO 8601.
+    columns with gaps), dates and times ISO 8601. :class:`ManifestRowError` for a value
+    that is not text, text that is not valid Unicode (a lone surrogate, which JSON allows)
+    or longer than :data:`MAX_CELL_CHARS`; the message describes the value, never quotes
+    it (cells hold caller numbers and transcripts).
     """
     value = row.get(column)
-    if value is None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, (datetime.date, datetime.time)):
         value = value.isoformat()
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ManifestRowError(f"{column}={value!r} is not text")
-    return str(value).strip() or None
+        raise ManifestRowError(f"{column} holds a {type(value).__name__}, not text")
+    text = str(value)
+    if len(text) > MAX_CELL_CHARS:
+        raise ManifestRowError(f"{column} is {len(text):,} characters long; at most "
+                               f"{MAX_CELL_CHARS:,} are read")
+    if not is_unicode_text(text):
+        raise ManifestRowError(f"{column} is not valid Unicode text (it holds a lone "
+                               f"surrogate)")
+    return text.strip() or None
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: no lone surrogates (which JSON's
+    ``\\udc80`` escapes and undecodable file names bring in)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _choice_cell(row: Mapping[Any, Any], column: str, *, choices: Sequence[str]) -> str | None:
@@ -419,7 +467,12 @@ def _list_sidecars(root: str) -> list[_Listed]:
             f"no manifest ({', '.join(MANIFEST_NAMES)}) and no audio files "
             f"({', '.join(AUDIO_EXTENSIONS)}) under {root}")
     listed = []
-    for path in audio:
+    for number, path in enumerate(audio, start=1):
+        if not is_unicode_text(path):
+            readable = path.encode("utf-8", "backslashreplace").decode("utf-8")
+            listed.append(_Listed(None, f"<undecodable file name {number}>", readable,
+                                  ManifestRowError("the file name is not valid Unicode")))
+            continue
         stem = _stem_and_ext(path)[0]
         call_id = posixpath.basename(stem)
         transcript_uri = by_stem_and_ext.get((stem, ".json"), by_stem_and_ext.get((stem, ".txt")))
@@ -435,19 +488,26 @@ def _stem_and_ext(path: str) -> tuple[str, str]:
     return stem, ext.lower()
 
 
+def _duplicate_error(sources: Sequence[str]) -> ManifestRowError:
+    """The error of every entry sharing one id, listed at ``sources``: the first few
+    places named, the rest counted, so its length does not grow with their number."""
+    named = ", ".join(sources[:_DUPLICATES_NAMED])
+    more = len(sources) - _DUPLICATES_NAMED
+    return ManifestRowError(f"call_id is not unique: listed {len(sources)} times, at {named}"
+                            + (f" and {more} more" if more > 0 else ""))
+
+
 def _report(listed: Sequence[_Listed]) -> list[CallRecord | CallError]:
     """Records and errors in listing order; every entry sharing an id becomes an error."""
     sources_by_id = collections.defaultdict(list)
     for entry in listed:
         if entry.call_id is not None:
             sources_by_id[entry.call_id].append(entry.source_uri)
+    duplicates = {call_id: _duplicate_error(sources)
+                  for call_id, sources in sources_by_id.items() if len(sources) > 1}
     calls: list[CallRecord | CallError] = []
     for entry in listed:
-        others = [uri for uri in sources_by_id.get(entry.call_id, ()) if uri != entry.source_uri]
-        outcome = entry.outcome
-        if others:
-            outcome = ManifestRowError(
-                f"call_id {entry.call_id!r} is not unique: also listed at {', '.join(others)}")
+        outcome = duplicates.get(entry.call_id, entry.outcome)
         if isinstance(outcome, CallRecord):
             calls.append(outcome)
         else:

@@ -36,6 +36,17 @@ _LOGMEL_CHUNK_WINDOWS = 8  # windows turned into log-mel at once by audio_featur
 _MEL_BAND_FILTERS = 16  # mel filters per block of the banded mel projection (_mel_bands)
 _POWER_FLOOR = 1e-10  # power floor before dB: 10*log10(1e-10) = -100 dB
 _UNKNOWN_FRAMES = 2**63 - 1  # libsndfile's frame count for a stream of unknown length
+#: What a header may claim before the file is refused (a corrupt header must not make the
+#: decoder allocate gigabytes): sample rate, channels, duration.
+RATE_RANGE_HZ = (1_000, 384_000)
+MAX_CHANNELS = 16
+MAX_AUDIO_S = 4 * 3600.0
+#: Shortest decoded audio that is scored; a shorter file fails its call (decode stage).
+MIN_AUDIO_S = 0.1
+#: ``audio_warnings`` entry: the file ends before its header says.
+TRUNCATED = "truncated"
+_WAV_HEADER_SCAN_BYTES = 1 << 16  # how far into a WAV file its data chunk is looked for
+_WAV_STREAMED_SIZES = (0, 0xFFFFFFFF, 0x7FFFF000)  # data sizes of WAVs written to a pipe
 _ENCODE_BLOCK_FRAMES = 1 << 16  # frames handed to libsndfile per write while encoding
 
 Source = bytes | bytearray | memoryview | BinaryIO
@@ -76,7 +87,8 @@ class AudioFeatures:
     ``log_mel``: float32 ``(n_windows, n_mels, n_frames)`` dB; ``window_starts_s``:
     float32 ``(n_windows,)`` start of each window in seconds; ``duration_s``: decoded
     length in seconds; ``sample_rate_hz`` and ``n_channels``: the file's original values;
-    ``speech``: what the speech detector will read of it (:mod:`transforms.speech`).
+    ``speech``: what the speech detector will read of it (:mod:`transforms.speech`);
+    ``warnings``: what is wrong with the file but still scored (:data:`TRUNCATED`).
     """
 
     log_mel: np.ndarray
@@ -85,6 +97,7 @@ class AudioFeatures:
     sample_rate_hz: int
     n_channels: int
     speech: SpeechProbes
+    warnings: tuple[str, ...] = ()
 
 
 def _check_rate(label: str, value: int) -> None:
@@ -160,9 +173,48 @@ def _open_sound(source: Source, *, name: str) -> Iterator[sf.SoundFile]:
                 raise AudioError(f"{name}: {sound.format} header gives no length (stream)")
             if sound.frames == 0:
                 raise AudioError(f"{name}: {sound.format} file has zero audio frames")
+            _check_header(sound, name=name)
             yield sound
     except sf.LibsndfileError as error:
         raise AudioError(f"{name}: cannot decode audio: {error.error_string}") from error
+
+
+def _check_header(sound: sf.SoundFile, *, name: str) -> None:
+    """AudioError when the header's rate, channels or length are beyond what a call can
+    have (:data:`RATE_RANGE_HZ`, :data:`MAX_CHANNELS`, :data:`MAX_AUDIO_S`)."""
+    low, high = RATE_RANGE_HZ
+    if not low <= sound.samplerate <= high:
+        raise AudioError(f"{name}: the header's sample rate {sound.samplerate:,} Hz is "
+                         f"outside {low:,}-{high:,} Hz")
+    if not 1 <= sound.channels <= MAX_CHANNELS:
+        raise AudioError(f"{name}: the header's {sound.channels} channels are more than "
+                         f"{MAX_CHANNELS}")
+    if sound.frames > MAX_AUDIO_S * sound.samplerate:
+        raise AudioError(f"{name}: the header gives {sound.frames / sound.samplerate:,.0f} s "
+                         f"of audio; at most {MAX_AUDIO_S:,.0f} s are decoded")
+
+
+def wav_is_truncated(stream: BinaryIO) -> bool:
+    """Whether a RIFF/WAVE file ends before its ``data`` chunk's declared size (libsndfile
+    reads what is there and says nothing). False for other formats, and for data sizes a
+    writer to a pipe leaves unknown. The stream's position is kept."""
+    start = stream.tell()
+    try:
+        stream.seek(0)
+        head = stream.read(_WAV_HEADER_SCAN_BYTES)
+        total = stream.seek(0, io.SEEK_END)
+    finally:
+        stream.seek(start)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    position = 12
+    while position + 8 <= len(head):
+        chunk, size = head[position:position + 4], int.from_bytes(head[position + 4:position + 8],
+                                                                  "little")
+        if chunk == b"data":
+            return size not in _WAV_STREAMED_SIZES and position + 8 + size > total
+        position += 8 + size + (size & 1)
+    return False
 
 
 def _blocks(sound: sf.SoundFile, *, name: str) -> Iterator[np.ndarray]:
@@ -182,15 +234,21 @@ def _blocks(sound: sf.SoundFile, *, name: str) -> Iterator[np.ndarray]:
 
 
 class _Samples:
-    """An output buffer of ``capacity`` samples per channel, filled block by block."""
+    """An output buffer of ``capacity`` samples per channel, filled block by block; it grows
+    when a file holds more than its header said."""
 
     def __init__(self, n_channels: int, capacity: int) -> None:
-        self._data = np.empty((n_channels, capacity), np.float32)
+        self._data = np.empty((n_channels, max(1, capacity)), np.float32)
         self._size = 0
 
     def append(self, block: np.ndarray) -> None:
         """Copy ``block`` (n_channels, k), or (k,) for one channel, after what is held."""
         end = self._size + block.shape[-1]
+        if end > self._data.shape[1]:
+            grown = np.empty((self._data.shape[0], max(end, 2 * self._data.shape[1])),
+                             np.float32)
+            grown[:, :self._size] = self._data[:, :self._size]
+            self._data = grown
         self._data[:, self._size:end] = block
         self._size = end
 
@@ -389,12 +447,19 @@ def audio_features(source: Source, *, config: FeatureConfig,
 
     Windows are ``config.window_samples`` long every ``config.hop_samples``; log-mel is
     computed a few windows at a time, so memory holds the decoded mono signal and the
-    result. Raises AudioError as :func:`decode_audio`.
+    result. Raises AudioError as :func:`decode_audio`, and for less than
+    :data:`MIN_AUDIO_S` of audio; a WAV file that ends before its header says is decoded
+    as far as it goes and warned :data:`TRUNCATED`.
     """
-    with _open_sound(source, name=name) as sound:
+    stream = _seekable(source, name=name)
+    warnings = (TRUNCATED,) if wav_is_truncated(stream) else ()
+    with _open_sound(stream, name=name) as sound:
         native_hz, n_channels = sound.samplerate, sound.channels
         waveform = _decode_open(sound, name=name, channel=None,
                                 target_hz=config.sample_rate_hz)
+    if waveform.duration_s < MIN_AUDIO_S:
+        raise AudioError(f"{name}: {waveform.duration_s:.3f} s of audio; at least "
+                         f"{MIN_AUDIO_S} s is needed")
     samples = waveform.samples[0]
     window, hop = config.window_samples, config.hop_samples
     n_windows = window_count(samples.size, window_samples=window, hop_samples=hop)
@@ -414,6 +479,7 @@ def audio_features(source: Source, *, config: FeatureConfig,
         sample_rate_hz=native_hz,
         n_channels=n_channels,
         speech=speech_probes(samples, sample_rate_hz=config.sample_rate_hz),
+        warnings=warnings,
     )
 
 

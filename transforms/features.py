@@ -27,7 +27,8 @@ class CallFeatures:
     ``duration_s``, ``sample_rate_hz`` and ``n_channels`` describe the original audio.
     ``speech``: the speech detector's probes, until serving measures them into
     ``speech_s`` (seconds of speech, :func:`transforms.speech.measure_speech`); training
-    reads neither (both ``None`` in its feature cache).
+    reads neither (both ``None`` in its feature cache). ``audio_warnings``: what is wrong
+    with the file but still scored (``"truncated"``).
     """
 
     record: CallRecord
@@ -39,6 +40,7 @@ class CallFeatures:
     n_channels: int
     speech: Optional[SpeechProbes] = None
     speech_s: Optional[float] = None
+    audio_warnings: tuple[str, ...] = ()
 
     @property
     def n_windows(self) -> int:
@@ -74,6 +76,7 @@ def extract_call_features(
         sample_rate_hz=audio.sample_rate_hz,
         n_channels=audio.n_channels,
         speech=audio.speech,
+        audio_warnings=audio.warnings,
     )
 
 

@@ -6,8 +6,8 @@ The model (``transforms/data/silero_vad.onnx``, Silero VAD v6, MIT licence in
 (32 ms), each preceded by the last :data:`CONTEXT` samples of the one before, carries a
 recurrent state from chunk to chunk and gives each chunk a speech probability.
 
-Reading every chunk would cost about 1.2 ms of CPU per second of audio, more than the rest
-of the job, so the model reads probes of :data:`BLOCK_S` seconds, batched across calls:
+Reading every chunk would cost more CPU than the rest of the job, so the model reads probes
+of :data:`BLOCK_S` seconds, batched across calls (``make bench`` measures the cost):
 
 1. :func:`speech_probes` (feature step, per call, cheap): the mono signal is cut into
    blocks of :data:`BLOCK_S`; a block is *audible* when its RMS is above
@@ -33,7 +33,7 @@ import threading
 from typing import Sequence
 
 import numpy as np
-import scipy.signal
+import soxr
 
 from transforms.errors import AudioError
 
@@ -45,11 +45,12 @@ BLOCK_S = 0.512  # length of one probed block (s): 16 model steps
 AUDIBLE_DBFS = -55.0  # a block quieter than this (RMS, dB re full scale) is silence
 PROBE_STRIDE = 8  # the first round reads one audible block in this many (evenly spaced)
 MAX_RESERVE = 24  # audible blocks the second round may read
-SPEECH_PROBABILITY = 0.7  # above what synthetic hold music and tones reach (0.66 at most)
+SPEECH_PROBABILITY = 0.7  # above what hold music reaches (the probes of test_speech.py)
 PROBE_SAMPLES = int(BLOCK_S * VAD_HZ) // CHUNK * CHUNK  # one probe at 8 kHz
 #: Less speech than this (s) is none: a call without it and without words is silent.
 MIN_SPEECH_S = 0.1
 _MODEL_RESOURCE = "data/silero_vad.onnx"
+_RESAMPLE_QUALITY = "HQ"  # soxr quality of the probes' 8 kHz copies
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -121,13 +122,12 @@ def speech_detector() -> SpeechDetector:
 def _block_levels_dbfs(samples: np.ndarray, *, block: int) -> np.ndarray:
     """RMS level of each ``block``-sample block of ``samples`` (the last one may be
     shorter), dB re full scale: float64 ``(ceil(n / block),)``."""
-    n_blocks = -(-samples.size // block)
-    padded = np.zeros(n_blocks * block, np.float64)
-    padded[:samples.size] = samples
-    power = np.square(padded).reshape(n_blocks, block).sum(axis=1)
-    lengths = np.full(n_blocks, block, np.float64)
-    lengths[-1] = samples.size - (n_blocks - 1) * block
-    return 10 * np.log10(np.maximum(power / lengths, 1e-20))
+    n_full = samples.size // block
+    squares = np.square(samples)
+    power = squares[:n_full * block].reshape(n_full, block).mean(axis=1, dtype=np.float64)
+    if samples.size > n_full * block:
+        power = np.append(power, squares[n_full * block:].mean(dtype=np.float64))
+    return 10 * np.log10(np.maximum(power, 1e-20))
 
 
 def _choose_blocks(levels_dbfs: np.ndarray) -> tuple[list[int], int, int]:
@@ -150,22 +150,21 @@ def _choose_blocks(levels_dbfs: np.ndarray) -> tuple[list[int], int, int]:
 
 
 def speech_probes(samples: np.ndarray, *, sample_rate_hz: int) -> SpeechProbes:
-    """The probes of mono ``samples`` (n,) at ``sample_rate_hz`` (a multiple of 8 kHz); see
-    the module docstring."""
+    """The probes of mono ``samples`` (n,) at ``sample_rate_hz``; see the module
+    docstring."""
     if samples.ndim != 1:
         raise AudioError(f"samples must be 1-D (n,), got shape {samples.shape}")
-    if sample_rate_hz % VAD_HZ:
-        raise AudioError(f"sample_rate_hz={sample_rate_hz} must be a multiple of {VAD_HZ}")
+    if sample_rate_hz < VAD_HZ:
+        raise AudioError(f"sample_rate_hz={sample_rate_hz} must be >= {VAD_HZ}")
     block = int(BLOCK_S * sample_rate_hz)
     levels = _block_levels_dbfs(samples, block=block) if samples.size else np.zeros(0)
     indices, n_spaced, n_first = _choose_blocks(levels)
     lengths = np.minimum(block, samples.size - np.arange(levels.size) * block)
     audible_s = float(lengths[levels > AUDIBLE_DBFS].sum()) / sample_rate_hz
     probes = np.zeros((len(indices), PROBE_SAMPLES), np.float32)
-    factor = sample_rate_hz // VAD_HZ
     for row, index in enumerate(indices):
-        piece = samples[index * block:(index + 1) * block]
-        narrow = piece if factor == 1 else scipy.signal.resample_poly(piece, 1, factor)
+        piece = np.ascontiguousarray(samples[index * block:(index + 1) * block], np.float32)
+        narrow = soxr.resample(piece, sample_rate_hz, VAD_HZ, quality=_RESAMPLE_QUALITY)
         probes[row, :min(PROBE_SAMPLES, narrow.size)] = narrow[:PROBE_SAMPLES]
     return SpeechProbes(probes=probes, n_spaced=n_spaced, n_first=n_first,
                         audible_s=round(audible_s, 3))

@@ -30,7 +30,7 @@ from pipelines.scoring import (
     verdict,
     without_audio,
 )
-from pipelines.triage import DEFAULT_BUNDLE
+from pipelines.triage import DEFAULT_BUNDLE, caller_group_key
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord
@@ -52,7 +52,8 @@ def _scored(call_id: str, *, emergency: float, caller: str = "h1") -> ScoredCall
     return ScoredCall(record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav",
                                         source_uri="m#row=1"),
                       caller_hash=caller, duration_s=7.0, sample_rate_hz=8000,
-                      has_transcript=True, speech_s=5.0, scores=_scores(emergency=emergency),
+                      has_transcript=True, speech_s=5.0, audio_warnings=(),
+                      scores=_scores(emergency=emergency),
                       reasons=())
 
 
@@ -95,6 +96,27 @@ def test_verdict_prefers_emergency_over_prank():
                    rules=RULES) == "prank_candidate"
     assert verdict(emergency_score=0.1, prank_score=0.2, emergency_threshold=0.5,
                    rules=RULES) == "normal"
+
+
+def test_a_score_exactly_at_a_threshold_is_flagged():
+    assert verdict(emergency_score=0.5, prank_score=0.0, emergency_threshold=0.5,
+                   rules=RULES) == "emergency"
+    assert verdict(emergency_score=0.1, prank_score=RULES.flag_min, emergency_threshold=0.5,
+                   rules=RULES) == "prank_candidate"
+    assert verdict(emergency_score=np.nextafter(0.5, 0), prank_score=0.0,
+                   emergency_threshold=0.5, rules=RULES) == "normal"
+
+
+def test_calls_without_a_caller_id_are_never_one_repeat_caller():
+    anonymous = [dataclasses.replace(_scored(f"c{i}", emergency=0.05), caller_hash=None)
+                 for i in range(4)]
+    groups: dict[str, list] = {}
+    for key, call in map(caller_group_key, anonymous):
+        groups.setdefault(key, []).append(call)
+
+    assert len(groups) == 4
+    for calls in groups.values():
+        assert all(call.reasons == () for call in add_repeat_caller_reason(calls, rules=RULES))
 
 
 def test_caller_hash_is_keyed_stable_and_hides_the_number():

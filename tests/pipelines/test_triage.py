@@ -21,9 +21,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import reports
+from pipelines import triage
 from pipelines.triage import DEFAULT_BUNDLE, format_summary, run
 from transforms import archive as archive_module
 from transforms.audio import encode_audio
+from transforms.errors import ReportError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "archive")
@@ -233,3 +235,54 @@ def test_calls_without_speech_or_words_are_silent_never_emergencies(night):
     assert all(row["speech_s"] > 0 for row in spoken)
     assert night["second"]["counts"]["silent"] == sum(
         row["flag"] == "silent" for row in calls.values())
+
+
+def _published(out) -> tuple[list[str], str]:
+    """The published night's call ids and its summary's run id."""
+    calls = pq.read_table(str(out / "calls" / f"run_date={RUN_DATE}")).column("call_id")
+    summary = json.loads((out / "summaries" / f"run_date={RUN_DATE}" / "summary.json")
+                         .read_text())
+    return sorted(calls.to_pylist()), summary["run_id"]
+
+
+def test_a_broken_invariant_publishes_nothing_and_keeps_the_night(night, tmp_path,
+                                                                 monkeypatch):
+    out = tmp_path / "reports"
+    shutil.copytree(night["out"], out)
+    before = _published(out)
+    real_ids = triage.read_input_ids
+    monkeypatch.setattr(triage, "read_input_ids",
+                        lambda staging: real_ids(staging) + ["a-call-nobody-scored"])
+    archive = tmp_path / "archive"
+    (archive / "audio").mkdir(parents=True)
+    shutil.copy(REAL_VOICE, archive / "audio" / "voice.wav")
+    (archive / "manifest.csv").write_text("call_id,audio\nvoice,audio/voice.wav\n",
+                                          encoding="utf-8")
+
+    with pytest.raises(ReportError, match="input = scored \\+ errors does not hold"):
+        run([f"--archive={archive}", f"--out={out}", f"--run_date={RUN_DATE}",
+             "--caller_hash_key=k"], environ={}, today=dt.date(2026, 11, 23))
+
+    assert _published(out) == before
+    assert os.listdir(out / reports.STAGING)  # left for inspection
+
+
+def test_an_empty_archive_keeps_the_published_night_unless_allowed(night, tmp_path):
+    out = tmp_path / "reports"
+    shutil.copytree(night["out"], out)
+    before = _published(out)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.csv").write_text("call_id,audio\n", encoding="utf-8")
+    argv = [f"--archive={empty}", f"--out={out}", f"--run_date={RUN_DATE}",
+            "--caller_hash_key=k"]
+
+    with pytest.raises(ReportError, match=f"lists no calls; the published night of "
+                                          f"{RUN_DATE} under {out} is kept"):
+        run(argv, environ={}, today=dt.date(2026, 11, 23))
+    assert _published(out) == before
+    assert not os.listdir(out / reports.STAGING)
+
+    summary = run(argv + ["--allow-empty"], environ={}, today=dt.date(2026, 11, 23))
+    assert summary["counts"]["input"] == 0 and summary["status"] == "complete"
+    assert _published(out) == ([], summary["run_id"])

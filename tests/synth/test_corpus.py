@@ -7,6 +7,7 @@ import io
 import json
 import os
 
+import numpy as np
 import pytest
 
 from pipelines.cli import main
@@ -96,13 +97,29 @@ def test_labels_categories_lines_splits_and_events_are_consistent(archive):
             assert 0 < start < end <= durations[row["call_id"]]
 
 
+def _difference(first: bytes, second: bytes, *, name: str) -> str:
+    """Where two encodings of one call differ, for the failure message: the first differing
+    byte and, when both decode, the largest sample difference and the first time it shows."""
+    byte = next((i for i, (a, b) in enumerate(zip(first, second)) if a != b),
+                min(len(first), len(second)))
+    text = f"{name}: {len(first)} vs {len(second)} bytes, first difference at byte {byte}"
+    if not name.endswith(".csv"):
+        a, b = (decode_audio(data, name=name) for data in (first, second))
+        if a.samples.shape == b.samples.shape:
+            gap = np.abs(a.samples - b.samples).max(axis=0)
+            text += (f"; largest sample difference {gap.max():.3g} (full scale 1), from "
+                     f"{np.argmax(gap > 0) / a.sample_rate_hz:.3f} s")
+    return text
+
+
 def test_same_seed_gives_identical_bytes_whatever_the_workers(archive, tmp_path):
     out, plans, _ = archive
     again = str(tmp_path / "again")
     corpus.generate_corpus(plans=plans, out_dir=again, workers=1)
     for name in ["manifest.csv"] + [p.audio_path for p in plans]:
         with open(os.path.join(out, name), "rb") as a, open(os.path.join(again, name), "rb") as b:
-            assert a.read() == b.read(), name
+            first, second = a.read(), b.read()
+        assert first == second, _difference(first, second, name=name)
 
 
 def test_a_non_empty_out_dir_needs_overwrite(archive):

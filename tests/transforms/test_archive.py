@@ -17,8 +17,8 @@ from google.api_core.exceptions import NotFound
 
 from transforms import spec
 from transforms.archive import (
-    AUDIO_EXTENSIONS, MANIFEST_NAMES, caller_text_from_aihub, decode_transcript, list_calls,
-    open_audio, read_transcript,
+    AUDIO_EXTENSIONS, MANIFEST_NAMES, MAX_CELL_CHARS, caller_text_from_aihub, decode_transcript,
+    list_calls, open_audio, read_transcript,
 )
 from transforms.errors import ArchiveError, SourceError, TranscriptError
 from transforms.records import CallError, CallRecord
@@ -181,14 +181,27 @@ def test_every_row_sharing_an_id_is_reported(tmp_path):
         {"call_id": "c1 ", "audio": "d.wav", "label": ""},
     ])
     rows = [f"{manifest}#row={n}" for n in range(1, 5)]
-    not_unique = "call_id 'c1' is not unique: also listed at"
+    not_unique = f"call_id is not unique: listed 3 times, at {rows[0]}, {rows[2]}, {rows[3]}"
 
     assert list_calls(str(root)) == [
-        read_error("c1", rows[0], f"{not_unique} {rows[2]}, {rows[3]}"),
+        read_error("c1", rows[0], not_unique),
         CallRecord(call_id="c2", audio_uri=f"{root}/b.wav", source_uri=rows[1]),
-        read_error("c1", rows[2], f"{not_unique} {rows[0]}, {rows[3]}"),
-        read_error("c1", rows[3], f"{not_unique} {rows[0]}, {rows[2]}"),
+        read_error("c1", rows[2], not_unique),
+        read_error("c1", rows[3], not_unique),
     ]
+
+
+def test_thousands_of_rows_sharing_an_id_get_short_messages(tmp_path):
+    root = tmp_path / "archive"
+    manifest = write_manifest(root, [{"call_id": "same", "audio": f"{n}.wav"}
+                                     for n in range(3000)])
+
+    listed = list_calls(str(root))
+
+    assert len(listed) == 3000 and all(isinstance(e, CallError) for e in listed)
+    assert {e.message for e in listed} == {
+        f"call_id is not unique: listed 3000 times, at {manifest}#row=1, {manifest}#row=2, "
+        f"{manifest}#row=3 and 2997 more"}
 
 
 def test_empty_call_id_and_empty_audio_are_row_errors(tmp_path):
@@ -244,8 +257,8 @@ def test_ill_typed_jsonl_cells_are_row_errors(tmp_path):
     ], fmt="jsonl")
 
     assert list_calls(str(root)) == [
-        read_error("<manifest.jsonl row 1>", f"{manifest}#row=1", "call_id=['c1'] is not text"),
-        read_error("c2", f"{manifest}#row=2", "audio=True is not text"),
+        read_error("<manifest.jsonl row 1>", f"{manifest}#row=1", "call_id holds a list, not text"),
+        read_error("c2", f"{manifest}#row=2", "audio holds a bool, not text"),
         read_error("c3", f"{manifest}#row=3", "event_start_s=False is not a number"),
     ]
 
@@ -256,9 +269,81 @@ def test_csv_row_with_more_cells_than_the_header_is_a_row_error(tmp_path):
     manifest = f"{root}/manifest.csv"
 
     assert list_calls(str(root)) == [
-        read_error("c1", f"{manifest}#row=1", "row has more cells than the header: extra [' 났어요']"),
+        read_error("c1", f"{manifest}#row=1", "row has 1 more cell(s) than the header"),
         CallRecord(call_id="c2", audio_uri=f"{root}/b.wav", source_uri=f"{manifest}#row=2"),
     ]
+
+
+def test_a_cell_longer_than_the_limit_fails_its_row_only(tmp_path):
+    root = tmp_path / "archive"
+    long_text = "불" * 131_073  # over Python's default CSV field limit too
+    manifest = write_manifest(root, [
+        {"call_id": "c1", "audio": "a.wav", "transcript": long_text},
+        {"call_id": "c2", "audio": "b.wav", "transcript": "불" * MAX_CELL_CHARS},
+    ])
+
+    listed = list_calls(str(root))
+
+    assert listed[0] == read_error("c1", f"{manifest}#row=1",
+                                   "transcript is 131,073 characters long; at most 100,000 "
+                                   "are read")
+    assert isinstance(listed[1], CallRecord) and len(listed[1].transcript) == MAX_CELL_CHARS
+    assert csv.field_size_limit() == 131_072  # the process-wide limit is left as it was
+
+
+def test_lone_surrogates_fail_their_row_without_quoting_the_value(tmp_path):
+    root = tmp_path / "archive"
+    path = root / "manifest.jsonl"
+    root.mkdir()
+    # written by hand: json.dumps would refuse nothing, but this is what a feed may send
+    path.write_text('{"call_id": "\\udc80", "audio": "a.wav"}\n'
+                    '{"call_id": "c2", "audio": "b.wav", "caller_id": "010-\\ud800"}\n'
+                    '{"call_id": "c3", "audio": "c.wav", "line": "\\udfff"}\n'
+                    '{"call_id": "c4", "audio": "d.wav", "caller_id": NaN, "line": 119.0}\n',
+                    encoding="utf-8")
+    manifest = str(path)
+    surrogate = "is not valid Unicode text (it holds a lone surrogate)"
+
+    assert list_calls(str(root)) == [
+        read_error("<manifest.jsonl row 1>", f"{manifest}#row=1", f"call_id {surrogate}"),
+        read_error("c2", f"{manifest}#row=2", f"caller_id {surrogate}"),
+        read_error("c3", f"{manifest}#row=3", f"line {surrogate}"),
+        CallRecord(call_id="c4", audio_uri=f"{root}/d.wav", source_uri=f"{manifest}#row=4",
+                   line="119"),  # NaN is a missing caller, not the text "nan"
+    ]
+
+
+def test_nan_in_a_parquet_caller_column_is_a_missing_caller(tmp_path):
+    root = tmp_path / "archive"
+    write_manifest(root, [{"call_id": "c1", "audio": "a.wav", "caller_id": float("nan")},
+                          {"call_id": "c2", "audio": "b.wav", "caller_id": 1012345678.0}],
+                   fmt="parquet")
+
+    assert [record.caller_id for record in list_calls(str(root))] == [None, "1012345678"]
+
+
+def test_an_unclosed_quote_fails_the_manifest_naming_the_row(tmp_path):
+    root = tmp_path / "archive"
+    write(root / "manifest.csv", "call_id,audio,transcript\nc1,a.wav,hello\n"
+                                 "c2,b.wav,\"an open quote\nc3,c.wav,fine\n")
+
+    with pytest.raises(ArchiveError, match=r"the row starting on line 3: unexpected end of "
+                                           r"data"):
+        list_calls(str(root))
+
+
+def test_an_undecodable_file_name_is_its_own_error(tmp_path):
+    root = tmp_path / "archive"
+    write(root / "a.wav", b"RIFF")
+    bad = os.fsdecode(b"\xff\xfe.wav")
+    write(root / bad, b"RIFF")
+
+    listed = list_calls(str(root))
+
+    assert listed[0] == CallRecord(call_id="a", audio_uri=f"{root}/a.wav",
+                                   source_uri=f"{root}/a.wav")
+    assert listed[1] == read_error("<undecodable file name 2>", f"{root}/\\udcff\\udcfe.wav",
+                                   "the file name is not valid Unicode")
 
 
 def test_header_only_manifest_lists_no_calls(tmp_path):
@@ -370,11 +455,12 @@ def test_sidecar_stems_sharing_an_id_are_all_reported(tmp_path):
         write(tmp_path / name, b"RIFF")
     d_x, d_y_ogg, d_y_wav = (f"{tmp_path}/{name}" for name in ("x/d.wav", "y/d.ogg", "y/d.wav"))
 
+    not_unique = f"call_id is not unique: listed 3 times, at {d_x}, {d_y_ogg}, {d_y_wav}"
     assert list_calls(str(tmp_path)) == [
         CallRecord(call_id="e", audio_uri=f"{tmp_path}/e.wav", source_uri=f"{tmp_path}/e.wav"),
-        read_error("d", d_x, f"call_id 'd' is not unique: also listed at {d_y_ogg}, {d_y_wav}"),
-        read_error("d", d_y_ogg, f"call_id 'd' is not unique: also listed at {d_x}, {d_y_wav}"),
-        read_error("d", d_y_wav, f"call_id 'd' is not unique: also listed at {d_x}, {d_y_ogg}"),
+        read_error("d", d_x, not_unique),
+        read_error("d", d_y_ogg, not_unique),
+        read_error("d", d_y_wav, not_unique),
     ]
 
 

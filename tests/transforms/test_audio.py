@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import tracemalloc
+import types
 
 import librosa
 import numpy as np
@@ -479,3 +480,61 @@ def test_encode_audio_rejects_bad_format_settings(kwargs, error, message):
 def test_encode_audio_rejects_bad_samples(samples, message):
     with pytest.raises(AudioError, match=message):
         audio.encode_audio(samples, sample_rate_hz=8_000)
+
+
+def _wav_with_header(samples: np.ndarray, *, rate_hz: int = 8_000, **fields: int) -> bytes:
+    """A 16-bit mono WAV of ``samples`` with header fields overwritten: ``sample_rate``,
+    ``channels`` or ``data_bytes`` (the data chunk's declared size)."""
+    data = bytearray(audio.encode_audio(samples, sample_rate_hz=rate_hz))
+    offsets = {"channels": (22, 2), "sample_rate": (24, 4), "data_bytes": (40, 4)}
+    for field, value in fields.items():
+        offset, size = offsets[field]
+        data[offset:offset + size] = value.to_bytes(size, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"sample_rate": 2_000_000_000}, "sample rate 2,000,000,000 Hz is outside 1,000-384,000 Hz"),
+    ({"sample_rate": 10}, "sample rate 10 Hz is outside"),
+    ({"channels": 64}, "64 channels are more than 16"),
+])
+def test_an_absurd_header_fails_before_anything_is_allocated(fields, message):
+    samples = sine(440, seconds=1.0, rate_hz=8_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(AudioError, match=message):
+            audio.audio_features(_wav_with_header(samples, **fields), config=DEFAULT_FEATURES,
+                                 name="c.wav")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6
+
+
+def test_a_header_claiming_more_than_the_longest_call_fails():
+    """Compressed formats state their length in the header (a WAV's comes from its size)."""
+    five_hours = types.SimpleNamespace(samplerate=8_000, channels=1, frames=8_000 * 5 * 3600)
+    with pytest.raises(AudioError, match="gives 18,000 s of audio; at most 14,400 s"):
+        audio._check_header(five_hours, name="c.flac")
+
+
+def test_a_truncated_wav_is_scored_with_a_warning():
+    samples = sine(440, seconds=2.0, rate_hz=8_000)
+    whole = audio.encode_audio(samples, sample_rate_hz=8_000)
+    half = whole[:44 + 8_000 * 2]  # the header says 2 s; the data holds 1 s
+
+    features = audio.audio_features(half, config=DEFAULT_FEATURES, name="c.wav")
+
+    assert features.warnings == (audio.TRUNCATED,)
+    assert features.duration_s == pytest.approx(1.0, abs=1e-3)
+    assert audio.audio_features(whole, config=DEFAULT_FEATURES, name="c.wav").warnings == ()
+    # a header written to a pipe gives no size: not a truncation
+    streamed = _wav_with_header(samples, data_bytes=0xFFFFFFFF)
+    assert not audio.wav_is_truncated(io.BytesIO(streamed))
+
+
+@pytest.mark.parametrize("data_bytes", [2, 42])
+def test_less_audio_than_the_shortest_call_fails_the_call(data_bytes):
+    whole = audio.encode_audio(sine(440, seconds=2.0, rate_hz=8_000), sample_rate_hz=8_000)
+    with pytest.raises(AudioError, match=r"s of audio; at least 0.1 s is needed"):
+        audio.audio_features(whole[:44 + data_bytes], config=DEFAULT_FEATURES, name="c.wav")
