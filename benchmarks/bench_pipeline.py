@@ -123,7 +123,7 @@ def child_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     base_rss = rss_now_mb()
     argv = [f"--archive={args.archive}", f"--out={args.reports}",
             f"--model={os.path.normpath(triage.DEFAULT_BUNDLE)}", f"--run_date={RUN_DATE}",
-            "--caller_hash_key=bench", f"--inference_precision={args.precision}"]
+            f"--inference_precision={args.precision}"]
     if args.workers:
         argv += [f"--direct_num_workers={args.workers}",
                  f"--direct_running_mode={args.running_mode}"]

@@ -18,7 +18,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, SetupOptions
 
-from pipelines.reports import ERRORS_SCHEMA, error_row
+from pipelines.reports import ERRORS_SCHEMA, PARQUET_CODEC, error_row
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.features import CallFeatures
 from transforms.spec import DEFAULT_FEATURES, FeatureConfig
@@ -82,13 +82,13 @@ def build_pipeline(
      | "ToTable" >> beam.Map(features_to_table, schema=schema)
      | "WriteFeatures" >> beam.io.WriteToParquetBatched(
          FileSystems.join(out, "features", "part"), schema=schema,
-         file_name_suffix=".parquet"))
+         codec=PARQUET_CODEC, file_name_suffix=".parquet"))
     ((listed[ERRORS], featurised[ERRORS])
      | "AllErrors" >> beam.Flatten()
      | "ErrorRows" >> beam.Map(error_row)
      | "WriteErrors" >> beam.io.WriteToParquet(
          FileSystems.join(out, "errors", "part"), schema=ERRORS_SCHEMA,
-         file_name_suffix=".parquet", num_shards=1))
+         codec=PARQUET_CODEC, file_name_suffix=".parquet", num_shards=1))
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -33,6 +33,8 @@ FLAGGED_REPORTS = {EMERGENCIES: "emergency", PRANK_CANDIDATES: "prank_candidate"
 SUMMARIES = "summaries"
 SUMMARY_FILE = "summary.json"
 STAGING = "_staging"
+#: Compression of every Parquet report (DuckDB, pyarrow, Spark and BigQuery read it).
+PARQUET_CODEC = "zstd"
 INPUTS = "_inputs"
 
 

@@ -59,10 +59,14 @@ class TriageOptions(PipelineOptions):
                             help="model bundle folder or gs:// prefix (default: bundled)")
         parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
                             help="YYYY-MM-DD partition to write (default: today)")
+        parser.add_argument("--caller_hash_key_file", "--caller-hash-key-file",
+                            dest="caller_hash_key_file", default=None,
+                            help="file (local or gs://) holding the key of the caller-id "
+                                 "hash, read by each worker (default: "
+                                 f"${CALLER_KEY_ENV} on each worker; without either, a random "
+                                 "per-run key)")
         parser.add_argument("--caller_hash_key", "--caller-hash-key", dest="caller_hash_key",
-                            default=None,
-                            help=f"key of the caller-id hash (default: ${CALLER_KEY_ENV}; "
-                                 "without either, a random per-run key)")
+                            default=None, help=argparse.SUPPRESS)
         parser.add_argument("--allow_empty", "--allow-empty", dest="allow_empty",
                             action="store_true",
                             help="let an archive that lists no calls replace a published "
@@ -99,8 +103,7 @@ class TriageSettings:
     bundle: str
     run_date: str
     run_id: str
-    caller_key: bytes
-    caller_key_source: str
+    caller_key: CallerKeySource
     include_transcripts: bool
     allow_empty: bool
     max_batch_size: int
@@ -120,7 +123,7 @@ class TriageSettings:
         return {
             "archive": self.archive, "out": self.out, "model": self.bundle,
             "run_date": self.run_date, "run_id": self.run_id,
-            "caller_hash_key_source": self.caller_key_source,
+            "caller_hash_key_source": self.caller_key.describe(),
             "include_transcripts": self.include_transcripts,
             "allow_empty": self.allow_empty,
             "max_batch_size": self.max_batch_size,
@@ -140,15 +143,71 @@ def parse_run_date(value: Optional[str], *, today: dt.date) -> str:
         raise ConfigError(f"run_date={value!r} is not a YYYY-MM-DD date") from error
 
 
-def caller_key(option: Optional[str], *, environ: dict) -> tuple[bytes, str]:
-    """The caller-hash key and where it came from (option, environment or random)."""
-    if option:
-        return option.encode("utf-8"), "option"
-    if environ.get(CALLER_KEY_ENV):
-        return environ[CALLER_KEY_ENV].encode("utf-8"), "environment"
-    LOG.warning("no caller hash key (--caller_hash_key or $%s): using a random key, so "
-                "caller hashes cannot be linked across runs", CALLER_KEY_ENV)
-    return secrets.token_bytes(32), "random"
+@dataclasses.dataclass(frozen=True)
+class CallerKeySource:
+    """Where the workers read the caller-hash key: ``file`` (local or ``gs://``), or
+    without one the environment variable :data:`CALLER_KEY_ENV` of each worker. It holds
+    no key, so the job graph, the options and the logs never do; ``random`` marks a
+    per-run key the launcher wrote to ``file`` (in the run's staging folder)."""
+
+    file: Optional[str]
+    random: bool = False
+
+    def read(self) -> bytes:
+        """The key; ConfigError when its file is unreadable or empty, or no key is set."""
+        if self.file is None:
+            value = os.environ.get(CALLER_KEY_ENV, "").strip()
+            if not value:
+                raise ConfigError(f"${CALLER_KEY_ENV} is not set on this worker; give the "
+                                  f"workers the key with --caller-hash-key-file")
+            return value.encode("utf-8")
+        try:
+            with FileSystems.open(self.file) as handle:
+                key = handle.read().strip()
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read the caller hash key file {self.file}: "
+                              f"{type(error).__name__}") from None
+        if not key:
+            raise ConfigError(f"the caller hash key file {self.file} is empty")
+        return key
+
+    def describe(self) -> str:
+        """Where the key comes from, for the summary (never the key)."""
+        if self.random:
+            return "random per-run key"
+        return f"file {self.file}" if self.file else f"${CALLER_KEY_ENV}"
+
+
+def caller_key_source(key_file: Optional[str], *, environ: dict, staging: str
+                      ) -> CallerKeySource:
+    """Where this run's workers will read the caller-hash key: ``key_file`` (checked
+    readable now), else :data:`CALLER_KEY_ENV` when the launcher has it, else a random
+    per-run key that :func:`write_random_key` puts in the staging folder."""
+    if key_file:
+        source = CallerKeySource(file=key_file)
+        source.read()
+        return source
+    if environ.get(CALLER_KEY_ENV, "").strip():
+        return CallerKeySource(file=None)
+    LOG.warning("no caller hash key (--caller-hash-key-file or $%s): using a random key, "
+                "so caller hashes cannot be linked across runs", CALLER_KEY_ENV)
+    return CallerKeySource(file=FileSystems.join(staging, "_caller_key"), random=True)
+
+
+def write_random_key(source: CallerKeySource) -> None:
+    """Write a new random key to a random source's file (nothing for other sources)."""
+    if not source.random:
+        return
+    if "://" not in source.file:
+        os.makedirs(os.path.dirname(source.file), exist_ok=True)
+    with FileSystems.create(source.file) as handle:
+        handle.write(secrets.token_hex(32).encode("ascii"))
+
+
+def remove_random_key(source: CallerKeySource) -> None:
+    """Delete a random source's key file once the run is over (kept reports or not)."""
+    if source.random and FileSystems.exists(source.file):
+        FileSystems.delete([source.file])
 
 
 def settings_from_options(options: PipelineOptions, *, environ: dict,
@@ -158,14 +217,19 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         raise ConfigError("--archive and --out are required")
     if triage.max_batch_size < 1:
         raise ConfigError(f"max_batch_size={triage.max_batch_size} must be >= 1")
+    if triage.caller_hash_key:
+        raise ConfigError("--caller-hash-key would put the key into the job's options (and "
+                          "the Dataflow console); give a file with --caller-hash-key-file "
+                          f"or set ${CALLER_KEY_ENV}")
     metadata = read_bundle_metadata(triage.model)
-    key, key_source = caller_key(triage.caller_hash_key, environ=environ)
     run_date = parse_run_date(triage.run_date, today=today)
+    run_id = f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}"
+    out = triage.out.rstrip("/")
     return TriageSettings(
-        archive=triage.archive.rstrip("/"), out=triage.out.rstrip("/"), bundle=triage.model,
-        run_date=run_date,
-        run_id=f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}",
-        caller_key=key, caller_key_source=key_source,
+        archive=triage.archive.rstrip("/"), out=out, bundle=triage.model,
+        run_date=run_date, run_id=run_id,
+        caller_key=caller_key_source(triage.caller_hash_key_file, environ=environ,
+                                     staging=reports.staging_root(out, run_id)),
         include_transcripts=triage.include_transcripts,
         allow_empty=triage.allow_empty,
         max_batch_size=triage.max_batch_size,
@@ -195,6 +259,10 @@ class _AggregateFn(beam.DoFn):
     def __init__(self, settings: TriageSettings):
         super().__init__()
         self._settings = settings
+        self._key: Optional[bytes] = None
+
+    def setup(self) -> None:
+        self._key = self._settings.caller_key.read()
 
     def process(self, prediction: tuple) -> Iterator[Any]:
         call, outputs = prediction
@@ -203,7 +271,7 @@ class _AggregateFn(beam.DoFn):
                 call.record, InferenceError(outputs.message)))
             return
         yield score_call(call, outputs, window_s=self._settings.config.window_s,
-                         key=self._settings.caller_key, rules=self._settings.rules)
+                         key=self._key, rules=self._settings.rules)
 
 
 def caller_group_key(call: ScoredCall) -> tuple[str, ScoredCall]:
@@ -286,7 +354,7 @@ class _CallRowsFn(beam.DoFn):
 def _write(rows, label: str, *, root: str, report: str, run_date: str, schema):
     return rows | label >> beam.io.WriteToParquet(
         FileSystems.join(reports.partition_dir(root, report, run_date), "part"),
-        schema=schema, file_name_suffix=".parquet")
+        schema=schema, codec=reports.PARQUET_CODEC, file_name_suffix=".parquet")
 
 
 def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None:
@@ -428,12 +496,16 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
     LOG.info("run %s: %s → %s with %s %s (runner %s)", settings.run_id, settings.archive,
              settings.out, settings.model_name, settings.model_version, standard.runner)
     started = time.monotonic()
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, settings=settings)
-    result = pipeline.run()
-    result.wait_until_finish()
-    timings = {"pipeline_s": round(time.monotonic() - started, 3)}
-    summary = finish_run(settings, timings=timings, counters=counter_values(result))
+    write_random_key(settings.caller_key)
+    try:
+        pipeline = beam.Pipeline(options=options)
+        build_pipeline(pipeline, settings=settings)
+        result = pipeline.run()
+        result.wait_until_finish()
+        timings = {"pipeline_s": round(time.monotonic() - started, 3)}
+        summary = finish_run(settings, timings=timings, counters=counter_values(result))
+    finally:
+        remove_random_key(settings.caller_key)
     summary["timings"]["total_s"] = round(time.monotonic() - started, 3)
     return summary
 

@@ -40,9 +40,17 @@ def small_archive(tmp_path_factory):
     return archive
 
 
-def _run(archive: str, out: str, *extra: str) -> dict:
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory) -> str:
+    """One caller-hash key for every run, so that their reports compare row for row."""
+    path = tmp_path_factory.mktemp("key") / "caller.key"
+    path.write_text("k", encoding="utf-8")
+    return str(path)
+
+
+def _run(archive: str, out: str, *extra: str, key_file: str) -> dict:
     return run([f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
-                f"--run_date={RUN_DATE}", "--caller_hash_key=k", *extra],
+                f"--run_date={RUN_DATE}", f"--caller_hash_key_file={key_file}", *extra],
                environ={}, today=dt.date(2026, 11, 23))
 
 
@@ -62,29 +70,29 @@ def _assert_same_calls(got: list[dict], expected: list[dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def in_process(small_archive, tmp_path_factory):
+def in_process(small_archive, key_file, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("in_process") / "reports")
-    summary = _run(str(small_archive), out)
+    summary = _run(str(small_archive), out, key_file=key_file)
     return out, summary
 
 
 def test_multi_process_direct_runner_gives_the_same_reports(small_archive, in_process,
-                                                             tmp_path):
+                                                             key_file, tmp_path):
     out, summary = in_process
     multi_out = str(tmp_path / "reports")
     multi = _run(str(small_archive), multi_out, "--direct_running_mode=multi_processing",
-                 "--direct_num_workers=2")
+                 "--direct_num_workers=2", key_file=key_file)
     _assert_same_calls(_rows(multi_out), _rows(out))
     assert multi["counts"] == summary["counts"]
     assert summary["counts"]["scored"] == N_CALLS and summary["counts"]["errors"] == 1
 
 
-def test_gcs_to_gcs_end_to_end(small_archive, in_process, gcs_emulator):
+def test_gcs_to_gcs_end_to_end(small_archive, in_process, key_file, gcs_emulator):
     archive_uri = f"gs://{gcs_emulator.bucket}/archive"
     out_uri = f"gs://{gcs_emulator.bucket}/reports"
     gcs_emulator.upload_folder(small_archive, archive_uri)
 
-    summary = _run(archive_uri, out_uri)
+    summary = _run(archive_uri, out_uri, key_file=key_file)
 
     local_out, local_summary = in_process
     gcs_rows = _rows(out_uri)
@@ -101,10 +109,12 @@ def test_gcs_to_gcs_end_to_end(small_archive, in_process, gcs_emulator):
 
 
 def test_bfloat16_inference_gives_the_same_verdicts_with_close_scores(small_archive,
-                                                                      in_process, tmp_path):
+                                                                      in_process, key_file,
+                                                                      tmp_path):
     auto_out, auto = in_process
     outs = {precision: str(tmp_path / precision) for precision in PRECISIONS}
-    summaries = {precision: _run(str(small_archive), out, f"--inference_precision={precision}")
+    summaries = {precision: _run(str(small_archive), out, f"--inference_precision={precision}",
+                                 key_file=key_file)
                  for precision, out in outs.items()}
     rows = {precision: _rows(out) for precision, out in outs.items()}
     windows = sum(auto["model"]["windows_by_precision"].values())
@@ -125,9 +135,10 @@ def test_bfloat16_inference_gives_the_same_verdicts_with_close_scores(small_arch
     _assert_same_calls(_rows(auto_out), rows[chosen])
 
 
-def test_the_default_runner_is_local_and_never_fetches_prism(small_archive, tmp_path, caplog):
+def test_the_default_runner_is_local_and_never_fetches_prism(small_archive, key_file, tmp_path,
+                                                             caplog):
     with caplog.at_level(logging.INFO):
-        summary = _run(str(small_archive), str(tmp_path / "reports"))
+        summary = _run(str(small_archive), str(tmp_path / "reports"), key_file=key_file)
 
     messages = [record.getMessage() for record in caplog.records]
     assert any(f"(runner {LOCAL_RUNNER})" in message for message in messages)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+import logging
 import os
 import shutil
 
@@ -32,6 +34,17 @@ EXAMPLE = os.path.join(REPO, "examples", "archive")
 RUN_DATE = "2026-11-22"
 REPEAT_CALLER = "010-5555-0000"
 BAD_CALLS = {"corrupt": "decode", "empty": "decode", "missing": "read", "encoding": "read"}
+#: The caller-hash key of the test runs: planted, so that a test can look for it everywhere.
+PLANTED_KEY = "planted-caller-key-7f3a9c"
+
+
+def key_file(folder) -> str:
+    """A file in ``folder`` holding :data:`PLANTED_KEY` (``--caller-hash-key-file``)."""
+    path = folder / "caller.key"
+    path.write_text(PLANTED_KEY + "\n", encoding="utf-8")
+    return str(path)
+
+
 REAL_VOICE = "/usr/share/asterisk/sounds/en_US_f_Allison/demo-echotest.wav"  # 22 s, 8 kHz
 
 
@@ -94,13 +107,23 @@ def night(tmp_path_factory):
         writer.writerows(picked + audio_only + bad_rows)
     out = root / "reports"
     argv = [f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
-            f"--run_date={RUN_DATE}", "--caller_hash_key=test-key",
+            f"--run_date={RUN_DATE}", f"--caller_hash_key_file={key_file(root)}",
             # the rule's score limit is unit-tested; here the grouping across the run counts
             "--repeat_max_emergency=1.0"]
-    first = run(argv, environ={}, today=dt.date(2026, 11, 23))
-    first_rows = pq.read_table(str(out / "calls")).num_rows
-    second = run(argv, environ={}, today=dt.date(2026, 11, 23))
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logging.getLogger().addHandler(handler)
+    previous_level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        first = run(argv, environ={}, today=dt.date(2026, 11, 23))
+        first_rows = pq.read_table(str(out / "calls")).num_rows
+        second = run(argv, environ={}, today=dt.date(2026, 11, 23))
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(previous_level)
     return {"out": out, "first": first, "second": second, "first_rows": first_rows,
+            "log": log.getvalue(), "transcripts": [row["transcript"] for row in picked],
             "good_ids": {row["call_id"] for row in picked + audio_only},
             "long_call": long_call, "planted_ids": planted_ids, "no_speech": set(no_speech),
             "n_input": len(picked) + len(audio_only) + len(bad_rows)}
@@ -128,13 +151,16 @@ def test_reports_have_the_designed_schema_and_partitions(night):
         assert os.listdir(out / report) == [f"run_date={RUN_DATE}"]
     table = pq.read_table(str(out / "calls" / f"run_date={RUN_DATE}"))
     assert table.schema.equals(reports.calls_schema(), check_metadata=False)
+    for path in (out / "calls").rglob("*.parquet"):
+        column = pq.ParquetFile(path).metadata.row_group(0).column(0)
+        assert column.compression == "ZSTD"
     errors = pq.read_table(str(out / "errors" / f"run_date={RUN_DATE}"))
     assert errors.schema.equals(reports.ERRORS_SCHEMA, check_metadata=False)
     assert not os.path.exists(out / reports.STAGING / night["second"]["run_id"])
     summary = json.loads((out / "summaries" / f"run_date={RUN_DATE}" / "summary.json")
                          .read_text())
     assert summary["status"] == "complete" and summary["run_id"] == night["second"]["run_id"]
-    assert "test-key" not in json.dumps(summary)
+    assert PLANTED_KEY not in json.dumps(summary)
 
 
 def test_duckdb_reads_the_partitions_and_the_flagged_subsets_match_calls(night):
@@ -210,7 +236,7 @@ def test_included_transcripts_are_the_ones_the_call_was_scored_with(tmp_path, mo
     monkeypatch.setattr(archive_module, "_read_bytes", counting_read)  # a spy: reads are real
 
     summary = run([f"--archive={archive}", f"--out={out}", f"--model={DEFAULT_BUNDLE}",
-                   f"--run_date={RUN_DATE}", "--caller_hash_key=k", "--include_transcripts"],
+                   f"--run_date={RUN_DATE}", f"--caller_hash_key_file={key_file(tmp_path)}", "--include_transcripts"],
                   environ={}, today=dt.date(2026, 11, 23))
 
     table = pq.read_table(str(out / "calls" / f"run_date={RUN_DATE}"))
@@ -261,7 +287,8 @@ def test_a_broken_invariant_publishes_nothing_and_keeps_the_night(night, tmp_pat
 
     with pytest.raises(ReportError, match="input = scored \\+ errors does not hold"):
         run([f"--archive={archive}", f"--out={out}", f"--run_date={RUN_DATE}",
-             "--caller_hash_key=k"], environ={}, today=dt.date(2026, 11, 23))
+             f"--caller_hash_key_file={key_file(tmp_path)}"], environ={},
+            today=dt.date(2026, 11, 23))
 
     assert _published(out) == before
     assert os.listdir(out / reports.STAGING)  # left for inspection
@@ -275,7 +302,7 @@ def test_an_empty_archive_keeps_the_published_night_unless_allowed(night, tmp_pa
     empty.mkdir()
     (empty / "manifest.csv").write_text("call_id,audio\n", encoding="utf-8")
     argv = [f"--archive={empty}", f"--out={out}", f"--run_date={RUN_DATE}",
-            "--caller_hash_key=k"]
+            f"--caller_hash_key_file={key_file(tmp_path)}"]
 
     with pytest.raises(ReportError, match=f"lists no calls; the published night of "
                                           f"{RUN_DATE} under {out} is kept"):
@@ -286,3 +313,18 @@ def test_an_empty_archive_keeps_the_published_night_unless_allowed(night, tmp_pa
     summary = run(argv + ["--allow-empty"], environ={}, today=dt.date(2026, 11, 23))
     assert summary["counts"]["input"] == 0 and summary["status"] == "complete"
     assert _published(out) == ([], summary["run_id"])
+
+
+def test_no_output_or_log_holds_the_key_a_caller_number_or_a_transcript(night):
+    secrets = [PLANTED_KEY, REPEAT_CALLER, REPEAT_CALLER.replace("-", "")]
+    secrets += [text[:12] for text in night["transcripts"] if len(text) >= 12]
+    outputs = [path for path in night["out"].rglob("*") if path.is_file()]
+    assert outputs and night["log"]
+    for path in outputs:
+        # Parquet pages are compressed: look at the values, not the bytes
+        text = (str(pq.read_table(str(path)).to_pylist()) if path.suffix == ".parquet"
+                else path.read_bytes().decode("utf-8", "replace"))
+        for secret in secrets:
+            assert secret not in text, (path, secret[:4])
+    for secret in secrets:
+        assert secret not in night["log"], secret[:4]
