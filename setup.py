@@ -31,6 +31,7 @@ setup(
         "matplotlib>=3.8,<3.12",
         "onnxruntime>=1.17,<1.33",  # the speech detector (transforms/speech.py)  # ROC and PR plots of `call-triage evaluate --plots`
         "google-cloud-storage>=2.14,<4",
+        "tzdata>=2024.1",  # IANA time zones (--timezone) where the system has none
     ],
     extras_require={
         # `call-triage train --logdir`: TensorFlow >= 2.21 no longer installs it

@@ -18,6 +18,7 @@ import secrets
 import sys
 import time
 import uuid
+import zoneinfo
 from collections import Counter
 from typing import Any, Iterable, Iterator, Optional, Sequence
 
@@ -41,6 +42,7 @@ from transforms.spec import FeatureConfig
 LOG = logging.getLogger(__name__)
 
 CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
+DEFAULT_TIMEZONE = "Asia/Seoul"
 #: The runner when none is given: Beam's in-memory FnApiRunner, which honours
 #: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to
 #: download its Prism runner from GitHub and run the job there (no network at run time).
@@ -58,7 +60,12 @@ class TriageOptions(PipelineOptions):
         parser.add_argument("--model", default=DEFAULT_BUNDLE,
                             help="model bundle folder or gs:// prefix (default: bundled)")
         parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
-                            help="YYYY-MM-DD partition to write (default: today)")
+                            help="YYYY-MM-DD partition to write (default: yesterday in "
+                                 "--timezone, the day a run after midnight closes)")
+        parser.add_argument("--timezone", default=DEFAULT_TIMEZONE,
+                            help="the call centre's time zone (IANA name): the time of a "
+                                 "started_at without an offset, and the default run date "
+                                 "(default: %(default)s)")
         parser.add_argument("--caller_hash_key_file", "--caller-hash-key-file",
                             dest="caller_hash_key_file", default=None,
                             help="file (local or gs://) holding the key of the caller-id "
@@ -102,6 +109,7 @@ class TriageSettings:
     out: str
     bundle: str
     run_date: str
+    timezone: str
     run_id: str
     caller_key: CallerKeySource
     include_transcripts: bool
@@ -122,7 +130,7 @@ class TriageSettings:
         """The settings as written to the summary (the key itself is left out)."""
         return {
             "archive": self.archive, "out": self.out, "model": self.bundle,
-            "run_date": self.run_date, "run_id": self.run_id,
+            "run_date": self.run_date, "timezone": self.timezone, "run_id": self.run_id,
             "caller_hash_key_source": self.caller_key.describe(),
             "include_transcripts": self.include_transcripts,
             "allow_empty": self.allow_empty,
@@ -133,10 +141,20 @@ class TriageSettings:
         }
 
 
+def parse_timezone(name: str) -> zoneinfo.ZoneInfo:
+    """The IANA time zone ``name``; ConfigError when there is none of that name."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"timezone={name!r} is not an IANA time zone name "
+                          f"(e.g. {DEFAULT_TIMEZONE})") from None
+
+
 def parse_run_date(value: Optional[str], *, today: dt.date) -> str:
-    """``YYYY-MM-DD`` (default ``today``); anything else is a ConfigError."""
+    """``YYYY-MM-DD`` (default: the day before ``today``, the day a nightly run after
+    midnight closes); anything else is a ConfigError."""
     if value is None:
-        return today.isoformat()
+        return (today - dt.timedelta(days=1)).isoformat()
     try:
         return dt.date.fromisoformat(value).isoformat()
     except ValueError as error:
@@ -211,7 +229,9 @@ def remove_random_key(source: CallerKeySource) -> None:
 
 
 def settings_from_options(options: PipelineOptions, *, environ: dict,
-                          today: dt.date) -> TriageSettings:
+                          today: Optional[dt.date] = None) -> TriageSettings:
+    """The run's settings, validated; ``today`` (in the call centre's time zone) stands for
+    the clock in tests."""
     triage = options.view_as(TriageOptions)
     if not triage.archive or not triage.out:
         raise ConfigError("--archive and --out are required")
@@ -222,12 +242,13 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
                           "the Dataflow console); give a file with --caller-hash-key-file "
                           f"or set ${CALLER_KEY_ENV}")
     metadata = read_bundle_metadata(triage.model)
-    run_date = parse_run_date(triage.run_date, today=today)
+    zone = parse_timezone(triage.timezone)
+    run_date = parse_run_date(triage.run_date, today=today or dt.datetime.now(zone).date())
     run_id = f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}"
     out = triage.out.rstrip("/")
     return TriageSettings(
         archive=triage.archive.rstrip("/"), out=out, bundle=triage.model,
-        run_date=run_date, run_id=run_id,
+        run_date=run_date, timezone=triage.timezone, run_id=run_id,
         caller_key=caller_key_source(triage.caller_hash_key_file, environ=environ,
                                      staging=reports.staging_root(out, run_id)),
         include_transcripts=triage.include_transcripts,
@@ -279,17 +300,19 @@ def caller_group_key(call: ScoredCall) -> tuple[str, ScoredCall]:
     return (call.caller_hash or f"call:{call.record.call_id}"), call
 
 
-def parse_started_at(value: Optional[str]) -> Optional[dt.datetime]:
-    """ISO 8601 → aware UTC datetime (naive values are taken as UTC); None if absent or bad."""
+def parse_started_at(value: Optional[str], *, timezone: dt.tzinfo) -> Optional[dt.datetime]:
+    """ISO 8601 → aware UTC datetime; a value without an offset is the call centre's local
+    time (``timezone``). None if absent or not ISO 8601 (logged without the value)."""
     if not value:
         return None
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        LOG.warning("started_at=%r is not ISO 8601; written as null", value)
+        LOG.warning("a started_at of %d characters is not ISO 8601; written as null",
+                    len(value))
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=timezone)
     return parsed.astimezone(dt.timezone.utc)
 
 
@@ -308,7 +331,8 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.dateti
     row = {
         "call_id": call.record.call_id,
         "audio_uri": call.record.audio_uri,
-        "started_at": parse_started_at(call.record.started_at),
+        "started_at": parse_started_at(call.record.started_at,
+                                       timezone=zoneinfo.ZoneInfo(settings.timezone)),
         "line": call.record.line,
         "caller_hash": call.caller_hash,
         "duration_s": float(call.duration_s),
@@ -491,8 +515,7 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
     standard = options.view_as(StandardOptions)
     standard.runner = standard.runner or LOCAL_RUNNER
     settings = settings_from_options(
-        options, environ=dict(os.environ if environ is None else environ),
-        today=today or dt.date.today())
+        options, environ=dict(os.environ if environ is None else environ), today=today)
     LOG.info("run %s: %s → %s with %s %s (runner %s)", settings.run_id, settings.archive,
              settings.out, settings.model_name, settings.model_version, standard.runner)
     started = time.monotonic()
