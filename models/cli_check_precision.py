@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 from models.bundle import load_bundle, record_precision_check
-from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
+from models.cli_train import add_archive_arguments, cache_dir
 from models.evaluate import format_precision_check, precision_check, split_windows
 from models.precision import native_bfloat16
 from transforms import spec
@@ -35,7 +35,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    reject_unknown(args)
     bundle = load_bundle(args.bundle)
     windows, _ = split_windows(bundle, archive=args.archive, split=args.split,
                                cache_dir=cache_dir(args), workers=args.workers)

@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 
 from models.builders import MODEL_BUILDERS, model_input_names
 from models.cli_evaluate import write_json
-from models.cli_train import add_archive_arguments, add_fit_arguments, cache_dir, reject_unknown
+from models.cli_train import add_archive_arguments, add_fit_arguments, cache_dir
 from models.dataset import split_sizes
 from models.train import (
     PreparedArchive,
@@ -181,7 +181,6 @@ def _write_text(path: str, text: str) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    reject_unknown(args)
     base = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                         learning_rate=args.learning_rate, patience=args.patience,
                         text_dropout=args.text_dropout, token_dropout=args.token_dropout,

@@ -16,7 +16,7 @@ import os
 from apache_beam.io.filesystems import FileSystems
 
 from models.bundle import DEFAULT_BUNDLE, load_bundle, with_precision
-from models.cli_train import add_archive_arguments, cache_dir, reject_unknown
+from models.cli_train import add_archive_arguments, cache_dir
 from models.dataset import read_labels
 from models.evaluate import evaluate_bundle, format_errors, format_metrics
 from models.plots import curve_svgs
@@ -62,7 +62,6 @@ def write_json(path: str, value: dict) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    reject_unknown(args)
     bundle = load_bundle(args.bundle)
     precision, reason = resolve_precision(args.precision, metadata=bundle.metadata,
                                           native=native_bfloat16())

@@ -23,8 +23,7 @@ import datetime
 import logging
 
 from models.bundle import load_bundle, saved_metadata
-from models.cli_train import (add_archive_arguments, add_gate_l2_argument, cache_dir,
-                              reject_unknown)
+from models.cli_train import add_archive_arguments, add_gate_l2_argument, cache_dir
 from models.evaluate import archive_windows, format_metrics
 from models.gate import check_gate_l2
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record
@@ -46,7 +45,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    reject_unknown(args)
     check_gate_l2(args.gate_l2)
     if args.out.rstrip("/") == args.bundle.rstrip("/") and args.out.startswith("gs://"):
         raise ConfigError(f"--out {args.out!r} is --bundle: a gs:// bundle is uploaded file "

@@ -11,7 +11,6 @@ import os
 
 from models.builders import AUDIO_POOLINGS, DEFAULT_AUDIO_POOLING, DEFAULT_MODEL, MODEL_BUILDERS
 from models.train import TrainOptions, train_bundle
-from transforms.errors import ConfigError
 
 #: Where extracted features are cached unless --cache-dir or --no-cache says otherwise.
 DEFAULT_CACHE_DIR = os.path.join(
@@ -34,14 +33,6 @@ def add_archive_arguments(parser: argparse.ArgumentParser) -> None:
 def cache_dir(args: argparse.Namespace) -> str | None:
     """The feature cache folder the arguments ask for, or None."""
     return None if args.no_cache else args.cache_dir
-
-
-def reject_unknown(args: argparse.Namespace) -> None:
-    """Raise ConfigError for arguments the command does not know (the top-level parser
-    passes unknown ones on, for Beam's sake)."""
-    if args.pipeline_args:
-        raise ConfigError(f"unknown arguments for call-triage {args.command}: "
-                          f"{' '.join(args.pipeline_args)}")
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,7 +94,6 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    reject_unknown(args)
     options = TrainOptions(
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, patience=args.patience,

@@ -8,7 +8,9 @@ synth`` does not load TensorFlow). A module offers ``configure_parser(parser)`` 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import importlib.metadata
 import logging
 import os
 import sys
@@ -29,22 +31,60 @@ COMMANDS = {
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
 }
+#: The commands that run a Beam pipeline: options they do not define go to Beam, which
+#: must know them (``--runner``, ``--project``, ...). Every other command knows all its own.
+BEAM_COMMANDS = ("features", "run")
+#: Exit codes (README "Exit codes").
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_VERBOSE = ("-v", "--verbose")
 
 
 def _command_module(name: str):
     return importlib.import_module(COMMANDS[name][0])
 
 
+def _add_verbose(parser: argparse.ArgumentParser, *, default) -> None:
+    parser.add_argument(*_VERBOSE, action="store_true", default=default,
+                        help="debug logging, and the logs of Beam and TensorFlow")
+
+
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="call-triage", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(prog="call-triage", description=__doc__.splitlines()[0],
+                                     allow_abbrev=False)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('call-triage')}")
+    _add_verbose(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = next((arg for arg in argv if arg in COMMANDS), None)
     for name, (_, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text)
+        sub = subparsers.add_parser(name, help=help_text, allow_abbrev=False)
+        _add_verbose(sub, default=argparse.SUPPRESS)  # -v after the command too
         if name == chosen:
             _command_module(name).configure_parser(sub)
     return parser
+
+
+def beam_options_unknown(argv: Sequence[str]) -> list[str]:
+    """The options in ``argv`` that no Beam options class (ours included) defines."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    options = PipelineOptions(list(argv))
+    known = options.get_all_options()
+    unknown = set(options.get_all_options(retain_unknown_options=True)) - set(known)
+    return [arg.split("=", 1)[0] for arg in argv if arg.startswith("--")
+            and arg[2:].split("=", 1)[0].replace("-", "_") in unknown]
+
+
+def _unknown_message(unknown: Sequence[str], *, known: Sequence[str]) -> str:
+    hints = []
+    for option in unknown:
+        close = difflib.get_close_matches(option, known, n=1)
+        hints.append(option + (f" (did you mean {close[0]}?)" if close else ""))
+    return "unknown option(s): " + ", ".join(hints)
+
+
+def _known_flags(parser: argparse.ArgumentParser) -> list[str]:
+    return [flag for action in parser._actions for flag in action.option_strings]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,8 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
-    args.pipeline_args = extra
-    args.command_argv = argv[argv.index(args.command) + 1:]
+    command_parser = parser._subparsers._group_actions[0].choices[args.command]
+    if extra and args.command not in BEAM_COMMANDS:
+        command_parser.error(_unknown_message(extra, known=_known_flags(command_parser)))
+    args.command_argv = [arg for arg in argv[argv.index(args.command) + 1:]
+                         if arg not in _VERBOSE]
+    if args.command in BEAM_COMMANDS:
+        unknown = beam_options_unknown(args.command_argv)
+        if unknown:
+            command_parser.error(_unknown_message(
+                unknown, known=_known_flags(command_parser)))
+    args.pipeline_args = [arg for arg in extra if arg not in _VERBOSE]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _command_module(args.command).run_command(args)
     except CallTriageError as error:
         print(f"call-triage {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ LOG = logging.getLogger(__name__)
 
 CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
 DEFAULT_TIMEZONE = "Asia/Seoul"
+DEFAULT_MAX_ERROR_RATE = 0.05
+#: Exit code of a run that finished and published with too many failed calls.
+EXIT_ERROR_RATE = 3
 #: The runner when none is given: Beam's in-memory FnApiRunner, which honours
 #: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to
 #: download its Prism runner from GitHub and run the job there (no network at run time).
@@ -74,6 +77,11 @@ class TriageOptions(PipelineOptions):
                                  "per-run key)")
         parser.add_argument("--caller_hash_key", "--caller-hash-key", dest="caller_hash_key",
                             default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--max_error_rate", "--max-error-rate", dest="max_error_rate",
+                            type=float, default=DEFAULT_MAX_ERROR_RATE,
+                            help="share of the calls that may fail before the run exits with "
+                                 f"code {EXIT_ERROR_RATE} (it still publishes; default "
+                                 "%(default)s)")
         parser.add_argument("--allow_empty", "--allow-empty", dest="allow_empty",
                             action="store_true",
                             help="let an archive that lists no calls replace a published "
@@ -114,6 +122,7 @@ class TriageSettings:
     caller_key: CallerKeySource
     include_transcripts: bool
     allow_empty: bool
+    max_error_rate: float
     max_batch_size: int
     inference_precision: str
     rules: PrankRules
@@ -134,6 +143,7 @@ class TriageSettings:
             "caller_hash_key_source": self.caller_key.describe(),
             "include_transcripts": self.include_transcripts,
             "allow_empty": self.allow_empty,
+            "max_error_rate": self.max_error_rate,
             "max_batch_size": self.max_batch_size,
             "inference_precision": self.inference_precision,
             "prank_rules": dataclasses.asdict(self.rules),
@@ -237,6 +247,8 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         raise ConfigError("--archive and --out are required")
     if triage.max_batch_size < 1:
         raise ConfigError(f"max_batch_size={triage.max_batch_size} must be >= 1")
+    if not 0.0 <= triage.max_error_rate <= 1.0:
+        raise ConfigError(f"max_error_rate={triage.max_error_rate} must be in [0, 1]")
     if triage.caller_hash_key:
         raise ConfigError("--caller-hash-key would put the key into the job's options (and "
                           "the Dataflow console); give a file with --caller-hash-key-file "
@@ -253,6 +265,7 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
                                      staging=reports.staging_root(out, run_id)),
         include_transcripts=triage.include_transcripts,
         allow_empty=triage.allow_empty,
+        max_error_rate=triage.max_error_rate,
         max_batch_size=triage.max_batch_size,
         inference_precision=triage.inference_precision,
         rules=PrankRules(**{f.name: getattr(triage, f.name)
@@ -565,9 +578,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     TriageOptions._add_argparse_args(parser)
 
 
+def error_rate(summary: dict[str, Any]) -> float:
+    """The share of the run's input calls that failed (0 for an empty run)."""
+    counts = summary["counts"]
+    return counts["errors"] / counts["input"] if counts["input"] else 0.0
+
+
 def run_command(args: argparse.Namespace) -> int:
     summary = run(args.command_argv)
     print(format_summary(summary))
+    limit = summary["options"]["max_error_rate"]
+    if error_rate(summary) > limit:
+        print(f"call-triage run: {summary['counts']['errors']} of {summary['counts']['input']} "
+              f"calls failed ({error_rate(summary):.1%}), more than --max-error-rate "
+              f"{limit:.1%}; the reports are published", file=sys.stderr)
+        return EXIT_ERROR_RATE
     return 0
 
 
