@@ -8,6 +8,7 @@ written last. A run that dies half-way leaves the published partitions as they w
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections import Counter
@@ -33,6 +34,7 @@ FLAGGED_REPORTS = {EMERGENCIES: "emergency", PRANK_CANDIDATES: "prank_candidate"
 SUMMARIES = "summaries"
 SUMMARY_FILE = "summary.json"
 STAGING = "_staging"
+FAILURE_MESSAGE_CHARS = 2_000
 #: Compression of every Parquet report (DuckDB, pyarrow, Spark and BigQuery read it).
 PARQUET_CODEC = "zstd"
 INPUTS = "_inputs"
@@ -178,6 +180,30 @@ def write_summary(*, out: str, run_date: str, summary: Mapping) -> str:
     path = FileSystems.join(partition_dir(out, SUMMARIES, run_date), SUMMARY_FILE)
     with FileSystems.create(path) as handle:
         handle.write(json.dumps(summary, indent=2, sort_keys=True, default=str).encode())
+    return path
+
+
+def stale_staging(*, out: str, run_date: str, run_id: str) -> list[str]:
+    """The staging folders other runs of the night ``run_date`` left under ``out`` (run ids
+    start with their run date): stale once this run holds the night's lease."""
+    pattern = FileSystems.join(out, STAGING, f"{run_date}-*", "**")
+    prefix = FileSystems.join(out, STAGING, "")
+    folders = {prefix + meta.path[len(prefix):].split("/", 1)[0]
+               for meta in FileSystems.match([pattern])[0].metadata_list}
+    return sorted(folder for folder in folders if not folder.endswith("/" + run_id))
+
+
+def write_failure(*, out: str, run_date: str, run_id: str, error: BaseException) -> str:
+    """Record that run ``run_id`` failed, beside the night's summary (the published night,
+    if any, is left as it was); returns the record's path. The message is cut to
+    :data:`FAILURE_MESSAGE_CHARS`."""
+    path = FileSystems.join(partition_dir(out, SUMMARIES, run_date), f"failed-{run_id}.json")
+    record = {"status": "failed", "run_id": run_id, "run_date": run_date,
+              "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+              "error_type": type(error).__name__,
+              "message": str(error)[:FAILURE_MESSAGE_CHARS]}
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(record, indent=2).encode())
     return path
 
 

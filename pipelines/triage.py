@@ -30,7 +30,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from models.bundle import DEFAULT_BUNDLE, read_bundle_metadata
 from models.precision import PRECISION_CHOICES, PRECISIONS
-from pipelines import reports
+from pipelines import lease, reports
 from pipelines.scoring import (
     METRICS_NAMESPACE, CallModelHandler, InferenceFailure, PrankRules, ScoredCall,
     add_repeat_caller_reason, score_call, scored_windows_counter, verdict)
@@ -532,16 +532,29 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
     LOG.info("run %s: %s → %s with %s %s (runner %s)", settings.run_id, settings.archive,
              settings.out, settings.model_name, settings.model_version, standard.runner)
     started = time.monotonic()
-    write_random_key(settings.caller_key)
+    night = lease.acquire(out=settings.out, run_date=settings.run_date, run_id=settings.run_id,
+                          now=dt.datetime.now(dt.timezone.utc))
     try:
+        for folder in reports.stale_staging(out=settings.out, run_date=settings.run_date,
+                                            run_id=settings.run_id):
+            LOG.info("removing %s, left by an earlier run of the night", folder)
+            reports.remove_staging(folder)
+        write_random_key(settings.caller_key)
         pipeline = beam.Pipeline(options=options)
         build_pipeline(pipeline, settings=settings)
         result = pipeline.run()
         result.wait_until_finish()
         timings = {"pipeline_s": round(time.monotonic() - started, 3)}
         summary = finish_run(settings, timings=timings, counters=counter_values(result))
+    except BaseException as error:
+        failure = reports.write_failure(out=settings.out, run_date=settings.run_date,
+                                        run_id=settings.run_id, error=error)
+        LOG.error("run %s failed (%s); recorded in %s", settings.run_id,
+                  type(error).__name__, failure)
+        raise
     finally:
         remove_random_key(settings.caller_key)
+        lease.release(night)
     summary["timings"]["total_s"] = round(time.monotonic() - started, 3)
     return summary
 

@@ -71,3 +71,7 @@ class BundleError(CallTriageError):
 
 class ReportError(CallTriageError):
     """A run's reports fail their integrity check (input = scored + errors)."""
+
+
+class LeaseError(CallTriageError):
+    """Another run holds the night: two runs of one night into one output never mix."""

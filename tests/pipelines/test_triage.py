@@ -23,11 +23,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import reports
-from pipelines import triage
+from pipelines import lease, triage
 from pipelines.triage import DEFAULT_BUNDLE, format_summary, run
 from transforms import archive as archive_module
 from transforms.audio import encode_audio
-from transforms.errors import ReportError
+from transforms.errors import LeaseError, ReportError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "archive")
@@ -292,6 +292,10 @@ def test_a_broken_invariant_publishes_nothing_and_keeps_the_night(night, tmp_pat
 
     assert _published(out) == before
     assert os.listdir(out / reports.STAGING)  # left for inspection
+    (failure,) = (out / "summaries" / f"run_date={RUN_DATE}").glob("failed-*.json")
+    record = json.loads(failure.read_text())
+    assert record["status"] == "failed" and record["error_type"] == "ReportError"
+    assert not (out / lease.LEASES / f"run_date={RUN_DATE}.json").exists()  # given back
 
 
 def test_an_empty_archive_keeps_the_published_night_unless_allowed(night, tmp_path):
@@ -328,3 +332,31 @@ def test_no_output_or_log_holds_the_key_a_caller_number_or_a_transcript(night):
             assert secret not in text, (path, secret[:4])
     for secret in secrets:
         assert secret not in night["log"], secret[:4]
+
+
+def test_a_run_of_a_night_another_run_holds_is_refused_and_stale_staging_goes(night, tmp_path):
+    out = tmp_path / "reports"
+    shutil.copytree(night["out"], out)
+    before = _published(out)
+    stale = out / reports.STAGING / f"{RUN_DATE}-000000-deadbeef" / "calls"
+    other_night = out / reports.STAGING / "2026-11-21-000000-cafecafe"
+    for folder in (stale, other_night):
+        folder.mkdir(parents=True)
+        (folder / "part-00000.parquet").write_bytes(b"left by a killed run")
+    holder = lease.acquire(out=str(out), run_date=RUN_DATE, run_id="another-run",
+                           now=dt.datetime.now(dt.timezone.utc))
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(REAL_VOICE, archive / "voice.wav")
+    (archive / "manifest.csv").write_text("call_id,audio\nvoice,voice.wav\n", encoding="utf-8")
+    argv = [f"--archive={archive}", f"--out={out}", f"--run_date={RUN_DATE}",
+            f"--caller_hash_key_file={key_file(tmp_path)}"]
+
+    with pytest.raises(LeaseError, match="run another-run"):
+        run(argv, environ={}, today=dt.date(2026, 11, 23))
+    assert _published(out) == before and stale.exists()
+
+    lease.release(holder)
+    summary = run(argv, environ={}, today=dt.date(2026, 11, 23))
+    assert _published(out) == (["voice"], summary["run_id"])
+    assert not stale.parent.exists() and other_night.exists()
