@@ -104,9 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             command_parser.error(_unknown_message(
                 unknown, known=_known_flags(command_parser)))
     args.pipeline_args = [arg for arg in extra if arg not in _VERBOSE]
-    logging.basicConfig(
+    logging.basicConfig(  # force: importing TensorFlow may already have set a handler
         level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if not args.verbose:
         # Beam and TensorFlow narrate every step at INFO; keep ours, theirs from WARNING.
         for noisy in ("apache_beam", "tensorflow", "absl", "jax"):

@@ -34,6 +34,7 @@ from pipelines import lease, reports
 from pipelines.scoring import (
     METRICS_NAMESPACE, CallModelHandler, InferenceFailure, PrankRules, ScoredCall,
     add_repeat_caller_reason, score_call, scored_windows_counter, verdict)
+from transforms.archive import check_archive_root
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.errors import ConfigError, InferenceError, ReportError
 from transforms.records import CallError
@@ -532,6 +533,7 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
     LOG.info("run %s: %s → %s with %s %s (runner %s)", settings.run_id, settings.archive,
              settings.out, settings.model_name, settings.model_version, standard.runner)
     started = time.monotonic()
+    check_archive_root(settings.archive)
     night = lease.acquire(out=settings.out, run_date=settings.run_date, run_id=settings.run_id,
                           now=dt.datetime.now(dt.timezone.utc))
     try:

@@ -74,7 +74,8 @@ def list_calls(root: str) -> list[CallRecord | CallError]:
     With a manifest at the root (one of :data:`MANIFEST_NAMES`) its rows are the calls, in
     manifest order. Relative ``audio``/``transcript_path`` values resolve against the
     manifest's folder; absolute paths and URIs are taken as given; either must lie inside
-    the root (the check is on the path's text, symlinks are not followed).
+    the root, also where it really is: a symbolic link (of the file or of a folder on its
+    way) that leads out of the root fails the row.
 
     Without a manifest every audio file under the root (recursively; extensions
     :data:`AUDIO_EXTENSIONS`, any case; hidden files skipped) is a call whose id is the file
@@ -104,6 +105,19 @@ def list_calls(root: str) -> list[CallRecord | CallError]:
     listed = (_list_manifest(manifests[0], root=root) if manifests
               else _list_sidecars(root))
     return _report(listed)
+
+
+def check_archive_root(root: str) -> None:
+    """ArchiveError when ``root`` is not a usable location or holds no file at all: one
+    listing request, for a launcher to fail before any worker starts."""
+    root = _archive_root(root)
+    pattern = FileSystems.join(root, "**")
+    try:
+        found = FileSystems.match([pattern], limits=[1])[0].metadata_list
+    except _IO_ERRORS as exc:
+        raise ArchiveError(f"cannot list {pattern}: {exc}") from exc
+    if not found:
+        raise ArchiveError(f"archive {root} does not exist or holds no files")
 
 
 def decode_transcript(data: bytes, *, name: str) -> str:
@@ -446,7 +460,19 @@ def _inside_root(path: str, *, column: str, root: str) -> str:
     if not resolved.startswith(root.rstrip("/") + "/"):
         raise ManifestRowError(
             f"{column}={path!r} resolves to {resolved}, outside the archive root {root}")
+    _check_real_location(resolved, root=root, what=column)
     return resolved
+
+
+def _check_real_location(path: str, *, root: str, what: str) -> None:
+    """ManifestRowError when local ``path`` leads, through a symbolic link (of the file or a
+    folder on its way), out of the archive root. Object stores have no links."""
+    if FileSystems.get_scheme(path) is not None:
+        return
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    if not real.startswith(real_root.rstrip("/") + "/"):
+        raise ManifestRowError(f"{what} leads through a symbolic link to {real}, outside the "
+                               f"archive root {root}")
 
 
 def _list_sidecars(root: str) -> list[_Listed]:
@@ -476,6 +502,13 @@ def _list_sidecars(root: str) -> list[_Listed]:
         stem = _stem_and_ext(path)[0]
         call_id = posixpath.basename(stem)
         transcript_uri = by_stem_and_ext.get((stem, ".json"), by_stem_and_ext.get((stem, ".txt")))
+        try:
+            _check_real_location(path, root=root, what="the audio file")
+            if transcript_uri is not None:
+                _check_real_location(transcript_uri, root=root, what="the transcript")
+        except ManifestRowError as error:
+            listed.append(_Listed(call_id, call_id, path, error))
+            continue
         record = CallRecord(call_id=call_id, audio_uri=path, source_uri=path,
                             transcript_uri=transcript_uri)
         listed.append(_Listed(call_id, call_id, path, record))

@@ -65,3 +65,11 @@ def test_a_run_with_too_many_failed_calls_publishes_and_exits_3(tmp_path, capsys
         capsys.readouterr().err
     assert (tmp_path / "reports" / "summaries" / "run_date=2026-12-01" / "summary.json").exists()
     assert main(argv + ["--max-error-rate", "0.5"]) == 0
+
+
+def test_a_missing_archive_fails_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "reports"
+    status = main(["run", "--archive", str(tmp_path / "no-such-night"), "--out", str(out)])
+    assert status == EXIT_USAGE
+    assert "does not exist or holds no files" in capsys.readouterr().err
+    assert not out.exists()

@@ -346,6 +346,42 @@ def test_an_undecodable_file_name_is_its_own_error(tmp_path):
                                    "the file name is not valid Unicode")
 
 
+def test_symbolic_links_out_of_the_archive_are_refused(tmp_path):
+    outside = tmp_path / "elsewhere"
+    write(outside / "secret.wav", b"RIFF")
+    root = tmp_path / "archive"
+    write(root / "inside.wav", b"RIFF")
+    (root / "link-out.wav").symlink_to(outside / "secret.wav")
+    (root / "link-in.wav").symlink_to(root / "inside.wav")
+    (root / "folder-out").symlink_to(outside, target_is_directory=True)
+    manifest = write_manifest(root, [
+        {"call_id": "c1", "audio": "link-out.wav"},
+        {"call_id": "c2", "audio": "link-in.wav"},
+        {"call_id": "c3", "audio": "folder-out/secret.wav"},
+    ])
+    leads_out = (f"audio leads through a symbolic link to {outside}/secret.wav, outside the "
+                 f"archive root {root}")
+
+    assert list_calls(str(root)) == [
+        read_error("c1", f"{manifest}#row=1", leads_out),
+        CallRecord(call_id="c2", audio_uri=f"{root}/link-in.wav", source_uri=f"{manifest}#row=2"),
+        read_error("c3", f"{manifest}#row=3", leads_out),
+    ]
+
+    os.remove(manifest)  # the same archive read by its audio files
+    write(outside / "notes.txt", "someone else's words")
+    (root / "inside.txt").symlink_to(outside / "notes.txt")
+    sidecars = {entry.source_uri: entry for entry in list_calls(str(root))}
+    assert sidecars[f"{root}/inside.wav"].message == (
+        f"the transcript leads through a symbolic link to {outside}/notes.txt, outside the "
+        f"archive root {root}")
+    assert isinstance(sidecars[f"{root}/link-in.wav"], CallRecord)
+    assert sidecars[f"{root}/link-out.wav"].message == leads_out.replace(
+        "audio leads", "the audio file leads")
+    # a linked folder is not walked into (or, where it is, refused likewise)
+    assert not isinstance(sidecars.get(f"{root}/folder-out/secret.wav"), CallRecord)
+
+
 def test_header_only_manifest_lists_no_calls(tmp_path):
     write(tmp_path / "manifest.csv", "call_id,audio\n")
 
