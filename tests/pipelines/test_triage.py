@@ -360,3 +360,52 @@ def test_a_run_of_a_night_another_run_holds_is_refused_and_stale_staging_goes(ni
     summary = run(argv, environ={}, today=dt.date(2026, 11, 23))
     assert _published(out) == (["voice"], summary["run_id"])
     assert not stale.parent.exists() and other_night.exists()
+
+
+def test_one_night_survives_every_bad_input_at_once(tmp_path):
+    """A JSON-lines manifest holding each per-call trouble an operator has met: every call
+    ends in calls or errors exactly once, and the night is published."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    good = "good.wav"
+    shutil.copy(REAL_VOICE, archive / good)
+    wav = (archive / good).read_bytes()
+    absurd = bytearray(wav)
+    absurd[24:28] = (2_000_000_000).to_bytes(4, "little")
+    (archive / "absurd.wav").write_bytes(bytes(absurd))
+    (archive / "truncated.wav").write_bytes(wav[:len(wav) // 2])
+    (archive / "one-sample.wav").write_bytes(wav[:44] + wav[44:46])
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(wav)
+    (archive / "link.wav").symlink_to(outside)
+    rows = [
+        '{"call_id": "ok", "audio": "good.wav", "caller_id": NaN}',
+        '{"call_id": "long-text", "audio": "good.wav", "transcript": "%s"}' % ("불" * 131_073),
+        '{"call_id": "\\udc80", "audio": "good.wav"}',
+        '{"call_id": "bad-caller", "audio": "good.wav", "caller_id": "\\ud800"}',
+        '{"call_id": "absurd", "audio": "absurd.wav"}',
+        '{"call_id": "truncated", "audio": "truncated.wav"}',
+        '{"call_id": "tiny", "audio": "one-sample.wav"}',
+        '{"call_id": "linked", "audio": "link.wav"}',
+    ] + ['{"call_id": "dup", "audio": "good.wav"}'] * 300
+    (archive / "manifest.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    out = tmp_path / "reports"
+
+    summary = run([f"--archive={archive}", f"--out={out}", f"--run_date={RUN_DATE}",
+                   f"--caller_hash_key_file={key_file(tmp_path)}"],
+                  environ={}, today=dt.date(2026, 11, 23))
+
+    calls = {row["call_id"]: row for row in _calls({"out": out})}
+    errors = pq.read_table(str(out / "errors" / f"run_date={RUN_DATE}")).to_pylist()
+    assert set(calls) == {"ok", "truncated"}
+    assert calls["truncated"]["audio_warnings"] == ["truncated"]
+    assert calls["ok"]["caller_hash"] is None and calls["ok"]["audio_warnings"] == []
+    stages = {}
+    for row in errors:
+        stages.setdefault(row["call_id"], set()).add(row["stage"])
+    assert stages == {"long-text": {"read"}, "<manifest.jsonl row 3>": {"read"},
+                      "bad-caller": {"read"}, "absurd": {"decode"}, "tiny": {"decode"},
+                      "linked": {"read"}, "dup": {"read"}}
+    assert len(calls) + len(errors) == len(rows) == summary["counts"]["input"]
+    assert max(len(row["message"]) for row in errors) < 500
+    assert summary["status"] == "complete"
