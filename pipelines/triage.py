@@ -37,6 +37,7 @@ from pipelines.scoring import (
 from transforms.archive import check_archive_root
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.errors import ConfigError, InferenceError, ReportError
+from transforms.progress import step_progress
 from transforms.records import CallError
 from transforms.spec import FeatureConfig
 
@@ -301,6 +302,7 @@ class _AggregateFn(beam.DoFn):
 
     def process(self, prediction: tuple) -> Iterator[Any]:
         call, outputs = prediction
+        step_progress("scored").add()
         if isinstance(outputs, InferenceFailure):
             yield beam.pvalue.TaggedOutput(ERRORS, CallError.of(
                 call.record, InferenceError(outputs.message)))

@@ -17,6 +17,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from transforms.archive import list_calls
 from transforms.errors import CallInputError
 from transforms.features import extract_call_features
+from transforms.progress import expect_calls, step_progress
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer, start_okt
@@ -32,7 +33,9 @@ class _SplitListing(beam.DoFn):
     """Lists an archive root; listed calls go to the main output, rejected rows to errors."""
 
     def process(self, root: str) -> Iterator[Any]:
-        for entry in list_calls(root):
+        listed = list_calls(root)
+        expect_calls(sum(not isinstance(entry, CallError) for entry in listed))
+        for entry in listed:
             if isinstance(entry, CallError):
                 yield beam.pvalue.TaggedOutput(ERRORS, entry)
             else:
@@ -119,10 +122,12 @@ class _ExtractFeaturesFn(beam.DoFn):
         anything else fails the bundle."""
         record, features, timestamp, window = self._in_flight.popleft()
         try:
-            return WindowedValue(features.result(), timestamp, (window,))
+            featurised = WindowedValue(features.result(), timestamp, (window,))
         except CallInputError as error:
-            return beam.pvalue.TaggedOutput(
+            featurised = beam.pvalue.TaggedOutput(
                 ERRORS, WindowedValue(CallError.of(record, error), timestamp, (window,)))
+        step_progress("featurised").add()
+        return featurised
 
 
 class ExtractFeatures(beam.PTransform):

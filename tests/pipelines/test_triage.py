@@ -409,3 +409,9 @@ def test_one_night_survives_every_bad_input_at_once(tmp_path):
     assert len(calls) + len(errors) == len(rows) == summary["counts"]["input"]
     assert max(len(row["message"]) for row in errors) < 500
     assert summary["status"] == "complete"
+
+
+def test_the_log_shows_the_run_progressing(night):
+    n = night["n_input"]  # every row of this archive is a call to featurise
+    assert f"listed {n} calls" in night["log"]
+    assert f"featurised {n} of {n} calls (" in night["log"]
