@@ -116,13 +116,14 @@ def child_pipeline(args: argparse.Namespace) -> dict[str, Any]:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("apache_beam", "tensorflow", "absl", "jax"):  # as the CLI does
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from models import DEFAULT_BUNDLE
     from pipelines import reports, triage
     from transforms.audio import window_count
     from transforms.spec import DEFAULT_FEATURES as config
 
     base_rss = rss_now_mb()
     argv = [f"--archive={args.archive}", f"--out={args.reports}",
-            f"--model={os.path.normpath(triage.DEFAULT_BUNDLE)}", f"--run_date={RUN_DATE}",
+            f"--model={DEFAULT_BUNDLE}", f"--run_date={RUN_DATE}",
             f"--inference_precision={args.precision}"]
     if args.workers:
         argv += [f"--direct_num_workers={args.workers}",
@@ -164,7 +165,7 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
     from models.bundle import load_bundle
-    from pipelines.triage import DEFAULT_BUNDLE
+    from models import DEFAULT_BUNDLE
     from transforms.audio import window_count
     from transforms.text import OktTokenizer
 
@@ -223,7 +224,7 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
 
     from models.bundle import load_bundle, predict_windows, with_precision
     from models.precision import native_bfloat16, resolve_precision
-    from pipelines.triage import DEFAULT_BUNDLE
+    from models import DEFAULT_BUNDLE
     from transforms.audio import audio_features
     from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
     from transforms.text import OktTokenizer

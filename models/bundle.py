@@ -65,10 +65,6 @@ MANIFEST_FILE = "bundle.json"
 BUNDLE_FILES = (MODEL_FILE, VOCABULARY_FILE, FEATURES_FILE, METRICS_FILE, MODEL_CARD_FILE,
                 MANIFEST_FILE)
 
-#: The bundled model: package data of ``models``, so it ships inside the wheel.
-DEFAULT_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled",
-                              "multimodal")
-
 #: Manifest keys save_bundle computes; metadata may not set them.
 _COMPUTED_KEYS = ("format", "format_version", "thresholds", "input_names", "output_names",
                   "feature_fingerprint")

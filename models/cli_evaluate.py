@@ -15,7 +15,8 @@ import os
 
 from apache_beam.io.filesystems import FileSystems
 
-from models.bundle import DEFAULT_BUNDLE, load_bundle, with_precision
+from models import DEFAULT_BUNDLE
+from models.bundle import load_bundle, with_precision
 from models.cli_train import add_archive_arguments, cache_dir
 from models.dataset import read_labels
 from models.evaluate import evaluate_bundle, format_errors, format_metrics

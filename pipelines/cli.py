@@ -31,6 +31,8 @@ COMMANDS = {
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
 }
+#: Where a command's options are declared, when not in its module (which loads TensorFlow).
+OPTION_MODULES = {"run": "pipelines.options"}
 #: The commands that run a Beam pipeline: options they do not define go to Beam, which
 #: must know them (``--runner``, ``--project``, ...). Every other command knows all its own.
 BEAM_COMMANDS = ("features", "run")
@@ -60,7 +62,8 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=help_text, allow_abbrev=False)
         _add_verbose(sub, default=argparse.SUPPRESS)  # -v after the command too
         if name == chosen:
-            _command_module(name).configure_parser(sub)
+            importlib.import_module(OPTION_MODULES.get(name, COMMANDS[name][0])
+                                    ).configure_parser(sub)
     return parser
 
 

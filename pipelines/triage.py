@@ -28,9 +28,11 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from models.bundle import DEFAULT_BUNDLE, read_bundle_metadata
-from models.precision import PRECISION_CHOICES, PRECISIONS
+from models.bundle import read_bundle_metadata
+from models.precision import PRECISIONS
 from pipelines import lease, reports
+from pipelines.options import (CALLER_KEY_ENV, DEFAULT_TIMEZONE, EXIT_ERROR_RATE,
+                               TriageOptions)
 from pipelines.scoring import (
     METRICS_NAMESPACE, CallModelHandler, InferenceFailure, PrankRules, ScoredCall,
     add_repeat_caller_reason, score_call, scored_windows_counter, verdict)
@@ -43,72 +45,10 @@ from transforms.spec import FeatureConfig
 
 LOG = logging.getLogger(__name__)
 
-CALLER_KEY_ENV = "CALL_TRIAGE_CALLER_KEY"
-DEFAULT_TIMEZONE = "Asia/Seoul"
-DEFAULT_MAX_ERROR_RATE = 0.05
-#: Exit code of a run that finished and published with too many failed calls.
-EXIT_ERROR_RATE = 3
 #: The runner when none is given: Beam's in-memory FnApiRunner, which honours
 #: --direct_num_workers and --direct_running_mode. Beam's DirectRunner would first try to
 #: download its Prism runner from GitHub and run the job there (no network at run time).
 LOCAL_RUNNER = "FnApiRunner"
-
-
-class TriageOptions(PipelineOptions):
-    """Options of the nightly job; every other flag goes to Beam (runner, project, …)."""
-
-    @classmethod
-    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-        defaults = PrankRules()
-        parser.add_argument("--archive", help="archive folder or gs:// prefix (DESIGN §2)")
-        parser.add_argument("--out", help="report root, folder or gs:// prefix (DESIGN §4)")
-        parser.add_argument("--model", default=DEFAULT_BUNDLE,
-                            help="model bundle folder or gs:// prefix (default: bundled)")
-        parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
-                            help="YYYY-MM-DD partition to write (default: yesterday in "
-                                 "--timezone, the day a run after midnight closes)")
-        parser.add_argument("--timezone", default=DEFAULT_TIMEZONE,
-                            help="the call centre's time zone (IANA name): the time of a "
-                                 "started_at without an offset, and the default run date "
-                                 "(default: %(default)s)")
-        parser.add_argument("--caller_hash_key_file", "--caller-hash-key-file",
-                            dest="caller_hash_key_file", default=None,
-                            help="file (local or gs://) holding the key of the caller-id "
-                                 "hash, read by each worker (default: "
-                                 f"${CALLER_KEY_ENV} on each worker; without either, a random "
-                                 "per-run key)")
-        parser.add_argument("--caller_hash_key", "--caller-hash-key", dest="caller_hash_key",
-                            default=None, help=argparse.SUPPRESS)
-        parser.add_argument("--max_error_rate", "--max-error-rate", dest="max_error_rate",
-                            type=float, default=DEFAULT_MAX_ERROR_RATE,
-                            help="share of the calls that may fail before the run exits with "
-                                 f"code {EXIT_ERROR_RATE} (it still publishes; default "
-                                 "%(default)s)")
-        parser.add_argument("--allow_empty", "--allow-empty", dest="allow_empty",
-                            action="store_true",
-                            help="let an archive that lists no calls replace a published "
-                                 "night (refused by default: an empty manifest is more often "
-                                 "a broken export than a quiet night)")
-        parser.add_argument("--include_transcripts", "--include-transcripts",
-                            dest="include_transcripts", action="store_true",
-                            help="copy transcripts into the calls report (off by default)")
-        parser.add_argument("--max_batch_size", "--max-batch-size", dest="max_batch_size",
-                            type=int, default=128, help="windows per model call")
-        parser.add_argument("--inference_precision", "--inference-precision",
-                            dest="inference_precision", choices=PRECISION_CHOICES,
-                            default="auto",
-                            help="arithmetic of the model: float32 (as trained), bfloat16 "
-                                 "(~1.8x faster on CPUs with AVX512-BF16 or AMX; scores move "
-                                 "by up to ~0.02), or auto (default): bfloat16 where the CPU "
-                                 "has it natively and the bundle's bfloat16 check changed no "
-                                 "emergency or prank decision, float32 otherwise; chosen on "
-                                 "each worker")
-        for field in dataclasses.fields(PrankRules):
-            flag = field.name.replace("_", "-")
-            parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
-                                type=type(getattr(defaults, field.name)),
-                                default=getattr(defaults, field.name),
-                                help="prank rule threshold (default: %(default)s)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -589,10 +529,6 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  .venv/bin/python -c \"import duckdb; duckdb.sql(\\\"{query}\\\").show()\"",
     ]
     return "\n".join(lines)
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    TriageOptions._add_argparse_args(parser)
 
 
 def error_rate(summary: dict[str, Any]) -> float:

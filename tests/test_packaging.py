@@ -93,7 +93,7 @@ def test_the_wheel_carries_the_model_and_runs_the_nightly_job_outside_the_checko
     shutil.copytree(REPO / "examples" / "archive", elsewhere / "archive")
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     where = subprocess.run(
-        [venv / "bin" / "python", "-c", "import pipelines.triage as t; print(t.DEFAULT_BUNDLE)"],
+        [venv / "bin" / "python", "-c", "import models; print(models.DEFAULT_BUNDLE)"],
         cwd=elsewhere, env=env, check=True, capture_output=True, text=True).stdout.strip()
     assert where.startswith(str(venv)) and os.path.isfile(os.path.join(where, "model.keras"))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -73,3 +75,12 @@ def test_a_missing_archive_fails_before_anything_is_written(tmp_path, capsys):
     assert status == EXIT_USAGE
     assert "does not exist or holds no files" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_run_help_and_option_checks_do_not_load_tensorflow():
+    code = ("import sys\nfrom pipelines.cli import main\ntry:\n    main(['run', '--help'])\n"
+            "except SystemExit:\n    pass\nprint('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    assert "--caller-hash-key-file" in done.stdout
+    assert done.stdout.strip().endswith("False")

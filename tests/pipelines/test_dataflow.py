@@ -10,7 +10,8 @@ from apache_beam.internal import pickler
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability.api import beam_runner_api_pb2
 
-from pipelines.triage import DEFAULT_BUNDLE, build_pipeline, settings_from_options
+from models import DEFAULT_BUNDLE
+from pipelines.triage import build_pipeline, settings_from_options
 
 
 

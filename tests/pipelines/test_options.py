@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.triage import (CALLER_KEY_ENV, DEFAULT_BUNDLE, CallerKeySource,
+from models import DEFAULT_BUNDLE
+from pipelines.triage import (CALLER_KEY_ENV, CallerKeySource,
                               parse_started_at, settings_from_options)
 from transforms.errors import ConfigError
 

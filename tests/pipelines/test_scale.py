@@ -13,7 +13,8 @@ import pytest
 from models.bundle import read_bundle_metadata
 from models.precision import PRECISIONS, native_bfloat16, resolve_precision
 from pipelines import reports
-from pipelines.triage import DEFAULT_BUNDLE, LOCAL_RUNNER, run
+from models import DEFAULT_BUNDLE
+from pipelines.triage import LOCAL_RUNNER, run
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE = os.path.join(REPO, "examples", "archive")

@@ -30,7 +30,8 @@ from pipelines.scoring import (
     verdict,
     without_audio,
 )
-from pipelines.triage import DEFAULT_BUNDLE, caller_group_key
+from models import DEFAULT_BUNDLE
+from pipelines.triage import caller_group_key
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
 from transforms.records import CallRecord

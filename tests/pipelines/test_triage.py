@@ -24,7 +24,8 @@ import pytest
 
 from pipelines import reports
 from pipelines import lease, triage
-from pipelines.triage import DEFAULT_BUNDLE, format_summary, run
+from models import DEFAULT_BUNDLE
+from pipelines.triage import format_summary, run
 from transforms import archive as archive_module
 from transforms.audio import encode_audio
 from transforms.errors import LeaseError, ReportError

@@ -19,9 +19,9 @@ def test_describe_gives_the_rate_and_the_time_left_when_the_total_is_known():
 def test_a_step_logs_at_most_every_interval_and_when_it_is_done(caplog, monkeypatch):
     now = [100.0]
     monkeypatch.setattr(progress, "clock", lambda: now[0])
-    progress.expect_calls(25)
-    step = progress.step_progress("featurised")
     with caplog.at_level(logging.INFO, logger=progress.__name__):
+        progress.expect_calls(25)
+        step = progress.step_progress("featurised")
         lines = []
         for _ in range(25):
             now[0] += 1.0  # one call a second
@@ -32,4 +32,4 @@ def test_a_step_logs_at_most_every_interval_and_when_it_is_done(caplog, monkeypa
                       "featurised 20 of 25 calls (1.0 calls/s, about 5 s to go)",
                       "featurised 25 of 25 calls (1.0 calls/s)"]
     assert [record.getMessage() for record in caplog.records
-            if record.name == progress.__name__] == logged
+            if record.name == progress.__name__] == ["listed 25 calls"] + logged
