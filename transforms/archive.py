@@ -426,6 +426,13 @@ def is_unicode_text(text: str) -> bool:
     return True
 
 
+def _described(value: Any) -> str:
+    """A cell's value described, not quoted: its type, and its length for text."""
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    return f"a {type(value).__name__}"
+
+
 def _choice_cell(row: Mapping[Any, Any], column: str, *, choices: Sequence[str]) -> str | None:
     """A text cell that must be one of ``choices`` when given."""
     value = _text_cell(row, column)
@@ -440,13 +447,13 @@ def _seconds_cell(row: Mapping[Any, Any], column: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool):
-        raise ManifestRowError(f"{column}={value!r} is not a number")
+        raise ManifestRowError(f"{column} holds a bool, not a number")
     try:
         seconds = float(value)
     except (TypeError, ValueError) as exc:
-        raise ManifestRowError(f"{column}={value!r} is not a number") from exc
+        raise ManifestRowError(f"{column} holds {_described(value)}, not a number") from exc
     if not (math.isfinite(seconds) and seconds >= 0):
-        raise ManifestRowError(f"{column}={value!r} must be a finite number >= 0")
+        raise ManifestRowError(f"{column} must be a finite number >= 0")
     return seconds
 
 
@@ -559,10 +566,12 @@ def _utterance_fields(utterance: Any, *, index: int, name: str) -> tuple[float, 
     text = utterance.get("text")
     speaker = utterance.get("speaker")
     if isinstance(start_ms, bool) or not isinstance(start_ms, (int, float)):
-        raise TranscriptError(f"{name}: utterances[{index}].startAt={start_ms!r} is not a number")
+        raise TranscriptError(f"{name}: utterances[{index}].startAt holds "
+                              f"{_described(start_ms)}, not a number")
     if not isinstance(text, str):
-        raise TranscriptError(f"{name}: utterances[{index}].text={text!r} is not text")
+        raise TranscriptError(f"{name}: utterances[{index}].text holds a "
+                              f"{type(text).__name__}, not text")
     if isinstance(speaker, bool) or not isinstance(speaker, (int, str)):
-        raise TranscriptError(
-            f"{name}: utterances[{index}].speaker={speaker!r} is not an int or string")
+        raise TranscriptError(f"{name}: utterances[{index}].speaker holds "
+                              f"{_described(speaker)}, not an int or string")
     return start_ms, text, str(speaker).strip()

@@ -80,7 +80,6 @@ VOCABULARY_VERSION = 1
 _VOCABULARY_KEYS = frozenset({"format", "version", "tokens", "min_freq", "max_size"})
 
 _STOPWORDS_RESOURCE = "data/stopwords_ko.txt"
-_PREVIEW_CHARS = 30  # characters of a transcript quoted in a TokenizerError
 
 # Full-width ASCII forms (U+FF01..U+FF5E, e.g. "Ｈｅｌｌｏ １１２") map to ASCII. NFKC would do
 # this too, but it would also turn the compatibility jamo of ㅋㅋ into conjoining jamo.
@@ -280,7 +279,8 @@ class OktTokenizer:
         blank text.
 
         Raises :class:`TranscriptError` if ``text`` is not a ``str`` and
-        :class:`TokenizerError`, quoting the start of the text, if Okt fails on it.
+        :class:`TokenizerError`, giving the text's length (never the text), if Okt fails
+        on it.
         """
         normalised = normalise_text(text)
         if not normalised:
@@ -288,8 +288,8 @@ class OktTokenizer:
         try:
             tagged = _shared_okt().pos(normalised, norm=True, stem=self.stem)
         except jpype.JException as err:
-            raise TokenizerError(
-                f"Okt failed on text starting {normalised[:_PREVIEW_CHARS]!r}: {err}") from err
+            raise TokenizerError(f"Okt failed on a text of {len(normalised)} characters "
+                                 f"({type(err).__name__})") from err
         words = (word.lower() for word, tag in tagged if tag in self.keep_pos)
         return [word for word in words if word not in self.stopwords]
 

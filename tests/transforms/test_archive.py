@@ -223,11 +223,11 @@ def test_empty_call_id_and_empty_audio_are_row_errors(tmp_path):
     ({"label": "urgent"}, "label='urgent' is not one of emergency, normal, prank"),
     ({"category": "flood"}, f"category='flood' is not one of {', '.join(spec.CATEGORIES)}"),
     ({"split": "dev"}, "split='dev' is not one of train, validation, test"),
-    ({"event_start_s": "abc", "event_end_s": "2"}, "event_start_s='abc' is not a number"),
+    ({"event_start_s": "abc", "event_end_s": "2"}, "event_start_s holds a text of 3 characters, not a number"),
     ({"event_start_s": "1", "event_end_s": "inf"},
-     "event_end_s='inf' must be a finite number >= 0"),
+     "event_end_s must be a finite number >= 0"),
     ({"event_start_s": "-1", "event_end_s": "2"},
-     "event_start_s='-1' must be a finite number >= 0"),
+     "event_start_s must be a finite number >= 0"),
     ({"event_start_s": "3", "event_end_s": "3"}, "event_end_s=3.0 must be > event_start_s=3.0"),
     ({"event_start_s": "4", "event_end_s": "3.5"},
      "event_end_s=3.5 must be > event_start_s=4.0"),
@@ -259,7 +259,7 @@ def test_ill_typed_jsonl_cells_are_row_errors(tmp_path):
     assert list_calls(str(root)) == [
         read_error("<manifest.jsonl row 1>", f"{manifest}#row=1", "call_id holds a list, not text"),
         read_error("c2", f"{manifest}#row=2", "audio holds a bool, not text"),
-        read_error("c3", f"{manifest}#row=3", "event_start_s=False is not a number"),
+        read_error("c3", f"{manifest}#row=3", "event_start_s holds a bool, not a number"),
     ]
 
 
@@ -587,14 +587,14 @@ def test_caller_text_from_aihub():
     ({"utterances": {"text": FIRE}}, "'utterances' must be a list, got dict"),
     ({"utterances": ["불이 났어요"]}, "utterances[0] must be an object, got str"),
     ({"utterances": [{"startAt": "0", "text": FIRE, "speaker": 1}]},
-     "utterances[0].startAt='0' is not a number"),
+     "utterances[0].startAt holds a text of 1 characters, not a number"),
     ({"utterances": [{"startAt": 0, "text": FIRE, "speaker": 1},
                      {"startAt": 5, "text": None, "speaker": 0}]},
-     "utterances[1].text=None is not text"),
+     "utterances[1].text holds a NoneType, not text"),
     ({"utterances": [{"startAt": 0, "text": FIRE}]},
-     "utterances[0].speaker=None is not an int or string"),
+     "utterances[0].speaker holds a NoneType, not an int or string"),
     ({"utterances": [{"startAt": 0, "text": FIRE, "speaker": True}]},
-     "utterances[0].speaker=True is not an int or string"),
+     "utterances[0].speaker holds a bool, not an int or string"),
 ])
 def test_caller_text_from_aihub_rejects_other_layouts(payload, message):
     with pytest.raises(TranscriptError) as caught:
