@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Sequence
 
+from pipelines import quiet
 from transforms.errors import CallTriageError
 
 #: sub-command -> (module, one-line help)
@@ -94,6 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes); set before it loads.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    verbose = any(arg in _VERBOSE for arg in argv)
+    if not verbose:
+        quiet.filter_stderr()
+    try:
+        return _main(argv)
+    finally:
+        quiet.restore_stderr()
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     command_parser = parser._subparsers._group_actions[0].choices[args.command]
@@ -114,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Beam and TensorFlow narrate every step at INFO; keep ours, theirs from WARNING.
         for noisy in ("apache_beam", "tensorflow", "absl", "jax"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(quiet.DropNoise())
     try:
         return _command_module(args.command).run_command(args)
     except CallTriageError as error:
