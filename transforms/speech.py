@@ -17,8 +17,9 @@ of :data:`BLOCK_S` seconds, batched across calls (``make bench`` measures the co
 2. :func:`measure_speech` (serving, per batch of calls): the model reads every call's
    first round side by side; the calls in which it heard no speech get their second round,
    again side by side. A call is silent only if neither round heard speech.
-3. ``speech_s`` = the speech share of the evenly spaced probes × the audible seconds;
-   when only the loudest block or the second round held speech, the speech found there.
+3. ``speech_s`` = the speech share of the evenly spaced probes × the audible seconds, when
+   they hold at least :data:`MIN_SPEECH_S` of speech; otherwise the speech the model heard
+   in all the probes it read (so stray chunks are not multiplied up).
 
 A chunk is speech when its probability is at least :data:`SPEECH_PROBABILITY`.
 """
@@ -45,10 +46,11 @@ BLOCK_S = 0.512  # length of one probed block (s): 16 model steps
 AUDIBLE_DBFS = -55.0  # a block quieter than this (RMS, dB re full scale) is silence
 PROBE_STRIDE = 8  # the first round reads one audible block in this many (evenly spaced)
 MAX_RESERVE = 24  # audible blocks the second round may read
-SPEECH_PROBABILITY = 0.7  # above what hold music reaches (the probes of test_speech.py)
+SPEECH_PROBABILITY = 0.8  # above what hold music reaches (the probes of test_speech.py)
 PROBE_SAMPLES = int(BLOCK_S * VAD_HZ) // CHUNK * CHUNK  # one probe at 8 kHz
 #: Less speech than this (s) is none: a call without it and without words is silent.
 MIN_SPEECH_S = 0.1
+_MIN_CHUNKS = math.ceil(MIN_SPEECH_S * VAD_HZ / CHUNK)  # MIN_SPEECH_S in model chunks
 _MODEL_RESOURCE = "data/silero_vad.onnx"
 _RESAMPLE_QUALITY = "HQ"  # soxr quality of the probes' 8 kHz copies
 
@@ -184,19 +186,20 @@ def measure_speech(calls: Sequence[SpeechProbes], *, detector: SpeechDetector
                    ) -> list[float]:
     """Estimated seconds of speech in each call (see the module docstring), the model
     reading the first round of every call in one batch, then the second round of the
-    calls where it heard nothing."""
-    seconds_per_chunk = CHUNK / VAD_HZ
+    calls where it heard less than :data:`MIN_SPEECH_S`. The spaced probes' share is
+    extrapolated only when they hold that much speech; a few stray chunks (music, a
+    tone's onset) count as what they are."""
     first = _speech_chunks(detector, [call.probes[:call.n_first] for call in calls])
-    unheard = [index for index, chunks in enumerate(first) if not chunks.any()]
+    unheard = [index for index, chunks in enumerate(first) if chunks.sum() < _MIN_CHUNKS]
     second = dict(zip(unheard, _speech_chunks(
         detector, [calls[index].probes[calls[index].n_first:] for index in unheard])))
     measured = []
     for index, call in enumerate(calls):
-        spaced_share = float(first[index][:call.n_spaced].mean()) if call.n_spaced else 0.0
-        if spaced_share > 0:
-            speech_s = spaced_share * call.audible_s
+        spaced = first[index][:call.n_spaced]
+        if spaced.sum() >= _MIN_CHUNKS:
+            speech_s = float(spaced.mean()) * call.audible_s
         else:
-            found = first[index].sum() + second.get(index, np.zeros(0, bool)).sum()
-            speech_s = float(found) * seconds_per_chunk
+            heard = first[index].sum() + second.get(index, np.zeros(0, bool)).sum()
+            speech_s = float(heard) * CHUNK / VAD_HZ
         measured.append(round(min(speech_s, call.audible_s), 2))
     return measured
