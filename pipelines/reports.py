@@ -37,6 +37,9 @@ STAGING = "_staging"
 FAILURE_MESSAGE_CHARS = 2_000
 #: Compression of every Parquet report (DuckDB, pyarrow, Spark and BigQuery read it).
 PARQUET_CODEC = "zstd"
+#: Files per report and night: one, whatever the runner's parallelism (a night's calls
+#: report is a few MB; thousands of small files slow DuckDB and BigQuery down).
+SHARDS = 1
 INPUTS = "_inputs"
 
 

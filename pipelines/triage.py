@@ -334,7 +334,8 @@ class _CallRowsFn(beam.DoFn):
 def _write(rows, label: str, *, root: str, report: str, run_date: str, schema):
     return rows | label >> beam.io.WriteToParquet(
         FileSystems.join(reports.partition_dir(root, report, run_date), "part"),
-        schema=schema, codec=reports.PARQUET_CODEC, file_name_suffix=".parquet")
+        schema=schema, codec=reports.PARQUET_CODEC, file_name_suffix=".parquet",
+        num_shards=reports.SHARDS)
 
 
 def build_pipeline(pipeline: beam.Pipeline, *, settings: TriageSettings) -> None:
