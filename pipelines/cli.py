@@ -8,13 +8,14 @@ synth`` does not load TensorFlow). A module offers ``configure_parser(parser)`` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import importlib.metadata
 import logging
 import os
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from pipelines import quiet
 from transforms.errors import CallTriageError
@@ -118,20 +119,40 @@ def _main(argv: list[str]) -> int:
             command_parser.error(_unknown_message(
                 unknown, known=_known_flags(command_parser)))
     args.pipeline_args = [arg for arg in extra if arg not in _VERBOSE]
-    logging.basicConfig(  # force: importing TensorFlow may already have set a handler
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if not args.verbose:
         # Beam and TensorFlow narrate every step at INFO; keep ours, theirs from WARNING.
         for noisy in ("apache_beam", "tensorflow", "absl", "jax"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(quiet.DropNoise())
+    with _console_log(verbose=args.verbose):
+        try:
+            return _command_module(args.command).run_command(args)
+        except CallTriageError as error:
+            print(f"call-triage {args.command}: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _console_log(*, verbose: bool) -> Iterator[None]:
+    """The command's log on stderr (debug with ``verbose``, else info without
+    :class:`quiet.DropNoise`'s lines) as the root logger's only handler (the libraries the
+    command loads may have set a default one), the previous ones back when it ends."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if not verbose:
+        handler.addFilter(quiet.DropNoise())
+    root = logging.getLogger()
+    previous_level, previous_handlers = root.level, root.handlers[:]
+    for other in previous_handlers:
+        root.removeHandler(other)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
     try:
-        return _command_module(args.command).run_command(args)
-    except CallTriageError as error:
-        print(f"call-triage {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        yield
+    finally:
+        root.removeHandler(handler)
+        for other in previous_handlers:
+            root.addHandler(other)
+        root.setLevel(previous_level)
 
 
 if __name__ == "__main__":
