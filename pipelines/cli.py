@@ -52,7 +52,10 @@ def _add_verbose(parser: argparse.ArgumentParser, *, default) -> None:
                         help="debug logging, and the logs of Beam and TensorFlow")
 
 
-def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str]
+                 ) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each command's parser; only the command named in
+    ``argv`` gets its options (importing its module)."""
     parser = argparse.ArgumentParser(prog="call-triage", description=__doc__.splitlines()[0],
                                      allow_abbrev=False)
     parser.add_argument("--version", action="version",
@@ -60,13 +63,14 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     _add_verbose(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = next((arg for arg in argv if arg in COMMANDS), None)
+    commands = {}
     for name, (_, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, allow_abbrev=False)
+        sub = commands[name] = subparsers.add_parser(name, help=help_text, allow_abbrev=False)
         _add_verbose(sub, default=argparse.SUPPRESS)  # -v after the command too
         if name == chosen:
             importlib.import_module(OPTION_MODULES.get(name, COMMANDS[name][0])
                                     ).configure_parser(sub)
-    return parser
+    return parser, commands
 
 
 def beam_options_unknown(argv: Sequence[str]) -> list[str]:
@@ -106,9 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    parser = build_parser(argv)
+    parser, commands = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
-    command_parser = parser._subparsers._group_actions[0].choices[args.command]
+    command_parser = commands[args.command]
     if extra and args.command not in BEAM_COMMANDS:
         command_parser.error(_unknown_message(extra, known=_known_flags(command_parser)))
     args.command_argv = [arg for arg in argv[argv.index(args.command) + 1:]

@@ -27,7 +27,6 @@ A chunk is speech when its probability is at least :data:`SPEECH_PROBABILITY`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib.resources
 import math
 import threading
@@ -108,17 +107,16 @@ class SpeechDetector:
 
 
 _DETECTOR_LOCK = threading.Lock()
-
-
-@functools.cache
-def _cached_detector() -> SpeechDetector:
-    return SpeechDetector()
+_detector: SpeechDetector | None = None
 
 
 def speech_detector() -> SpeechDetector:
-    """This process's :class:`SpeechDetector` (loaded on first use)."""
+    """This process's :class:`SpeechDetector` (loaded on first use, once)."""
+    global _detector
     with _DETECTOR_LOCK:
-        return _cached_detector()
+        if _detector is None:
+            _detector = SpeechDetector()
+        return _detector
 
 
 def _block_levels_dbfs(samples: np.ndarray, *, block: int) -> np.ndarray:

@@ -54,9 +54,14 @@ def test_an_expired_lease_is_taken_over_and_a_release_only_frees_its_own(out):
 def test_the_store_settles_two_runs_that_read_no_lease_at_once(tmp_path, monkeypatch):
     out = str(tmp_path / "reports")
     lease.acquire(out=out, run_date=NIGHT, run_id="run-a", now=NOW)
-    reads = iter([None])  # run-b's first read comes before run-a's create
-    real_read = lease._read
-    monkeypatch.setattr(lease, "_read", lambda uri: next(reads, None) or real_read(uri))
+    real_read, reads = lease._read, []
+
+    def read_late(uri):  # run-b's first read comes before run-a's create
+        reads.append(uri)
+        return None if len(reads) == 1 else real_read(uri)
+
+    monkeypatch.setattr(lease, "_read", read_late)
 
     with pytest.raises(LeaseError, match="run run-a"):
         lease.acquire(out=out, run_date=NIGHT, run_id="run-b", now=NOW)
+    assert len(reads) == 2  # its exclusive create failed, and the second read saw run-a
