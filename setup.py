@@ -25,7 +25,7 @@ setup(
         "threadpoolctl>=3.1,<4",
         "konlpy>=0.6,<0.7",
         "numpy>=1.26,<2.5",
-        "scipy>=1.11,<1.18",  # L-BFGS for the n-gram gate's refit (models/gate.py)
+        "scipy>=1.11,<1.18",  # sparse designs of the words models (models/words.py)
         "pyarrow>=14,<26",
         "scikit-learn>=1.4,<1.10",  # evaluation metrics and curves
         "matplotlib>=3.8,<3.12",

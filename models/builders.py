@@ -7,12 +7,12 @@ Every model takes named inputs (``transforms.spec`` ``*_INPUT``) with shapes rea
 - ``CATEGORY_OUTPUT``: softmax ``(len(CATEGORIES),)`` over the taxonomy;
 - multimodal only: ``AUDIO_OUTPUT`` (sigmoid on the audio branch alone), ``TEXT_OUTPUT``
   (sigmoid on the LSTM text branch alone: "the transcript claims an emergency"),
-  ``PRANK_OUTPUT`` (sigmoid on the fused features: "this call is a prank") and
-  ``GATE_OUTPUT`` (a linear n-gram model of the transcript: "the words report a real
-  emergency"); its ``EMERGENCY_OUTPUT`` is ``AUDIO_OUTPUT × GATE_OUTPUT``
-  (:mod:`models.layers`).
+  ``PRANK_OUTPUT`` ("this call is a prank") and ``GATE_OUTPUT`` (a linear model of the
+  transcript's n-grams and lexicon groups: "the words report a real emergency"); its
+  ``EMERGENCY_OUTPUT`` is a calibrated combination of the gate, the audio and the text
+  scores (:func:`build_multimodal`, :mod:`models.layers`).
 
-Besides Keras's own layers, only the two registered layers of :mod:`models.layers` are
+Besides Keras's own layers, only the registered layers of :mod:`models.layers` are
 used, so a saved ``.keras`` file loads with ``safe_mode=True``. Compiling and training are
 the trainer's job; :func:`default_losses` and :func:`default_loss_weights` give it a
 starting point.
@@ -25,14 +25,23 @@ from typing import Callable
 
 import keras
 
-from models.layers import GATE_LAYER, GatedVerdict, NgramLogit
+from models.layers import (
+    GATE_LAYER,
+    WORDS_CATEGORY_LAYER,
+    WORDS_PRANK_LAYER,
+    CalibratedVerdict,
+    NgramLogit,
+    TranscriptOr,
+)
 from transforms.errors import ConfigError
+from transforms.lexicon import N_GROUPS
 from transforms.spec import (
     AUDIO_OUTPUT,
     CATEGORIES,
     CATEGORY_OUTPUT,
     EMERGENCY_OUTPUT,
     GATE_OUTPUT,
+    LEXICON_INPUT,
     LOGMEL_INPUT,
     MFCC_INPUT,
     PRANK_OUTPUT,
@@ -50,7 +59,7 @@ EMBEDDING_DIM = 100
 DROPOUT_RATE = 0.3
 #: L2 penalty on the weights of the multimodal model's n-gram gate (per weight, added to
 #: the loss of every batch) while the network trains; the refit after the fit has its own
-#: (``models.gate.DEFAULT_GATE_L2``, on the summed log loss).
+#: (``models.words.DEFAULT_GATE_L2``, on the summed log loss).
 GATE_L2 = 1e-4
 DEFAULT_MODEL = "multimodal"
 #: How the audio branch turns its last convolution maps into features: ``"flatten"`` (the
@@ -152,9 +161,9 @@ def _emergency_head(features: keras.KerasTensor, *, name: str) -> keras.KerasTen
     return keras.layers.Dense(1, activation="sigmoid", name=name)(features)
 
 
-def _category_head(features: keras.KerasTensor) -> keras.KerasTensor:
-    return keras.layers.Dense(len(CATEGORIES), activation="softmax",
-                              name=CATEGORY_OUTPUT)(features)
+def _category_head(features: keras.KerasTensor, *, name: str = CATEGORY_OUTPUT
+                   ) -> keras.KerasTensor:
+    return keras.layers.Dense(len(CATEGORIES), activation="softmax", name=name)(features)
 
 
 def _common_heads(features: keras.KerasTensor) -> dict[str, keras.KerasTensor]:
@@ -238,29 +247,29 @@ def build_vgg16_transfer(*, config: FeatureConfig, weights_path: str | None = No
 def build_multimodal(*, config: FeatureConfig, vocab_size: int,
                      audio_pooling: str = DEFAULT_AUDIO_POOLING["multimodal"]) -> keras.Model:
     """The seed's final model, the CNN audio branch plus an LSTM over the transcript, with
-    a verdict that needs both the sound and the words of an emergency.
+    linear words models beside the LSTM and a calibrated verdict over both modalities.
 
     The audio branch pools its maps over time by default (``audio_pooling="time"``, see
     :func:`_audio_branch`), where the seed flattened them: pooled, the audio-only score
-    generalises to unseen call scripts (test ROC AUC 0.997 against 0.988, models/README.md).
+    generalises to unseen call scripts.
 
-    Inputs ``LOGMEL_INPUT`` float32 ``(n_mels, n_frames, 1)`` dB and ``TOKENS_INPUT``
-    int32 ``(text_length,)`` (0 = PAD). Text branch: Embedding(``vocab_size``, 100,
-    ``mask_zero=True``) → LSTM 128. Fusion: Concatenate (64 + 128 = 192) → Dense 64 →
-    the category and prank heads. (The seed's Dense 4 → 2 bottleneck suited one binary
-    output; 64 leaves room for the 16-way category head.)
+    Inputs ``LOGMEL_INPUT`` float32 ``(n_mels, n_frames, 1)`` dB, ``TOKENS_INPUT`` int32
+    ``(text_length,)`` (0 = PAD) and ``LEXICON_INPUT`` float32 ``(lexicon.N_GROUPS,)``.
+    Text branch: Embedding(``vocab_size``, 100, ``mask_zero=True``) → LSTM 128. Fusion:
+    Concatenate (64 + 128 = 192) → Dense 64 → the fused category and prank heads. Words
+    models (:class:`~models.layers.NgramLogit` over n-grams and lexicon groups): the gate
+    ("the words report a real emergency": not an everyday call, not a prank), the words'
+    prank and the words' category.
 
     Outputs: ``AUDIO_OUTPUT`` on the audio branch alone; ``TEXT_OUTPUT`` on the LSTM alone
-    ("the words claim an emergency", pranks included); ``GATE_OUTPUT``, a sigmoid over
-    :class:`~models.layers.NgramLogit` ("the words report a real emergency": not an
-    everyday call, not a prank); ``CATEGORY_OUTPUT`` and ``PRANK_OUTPUT`` on the fused
-    features; and the verdict ``EMERGENCY_OUTPUT = AUDIO_OUTPUT × GATE_OUTPUT``
-    (:class:`~models.layers.GatedVerdict`). The seed's concatenation fed the verdict too;
-    here the product keeps either kind of evidence from outvoting the other: everyday
-    words under a tense recording, or a joke, stop the verdict whatever the audio
-    (models/README.md, "The verdict"). A call without a transcript (all PAD) is scored on
-    its audio alone: the gate is 1, and the fully masked LSTM returns its zero initial
-    state.
+    ("the words claim an emergency", pranks included); ``GATE_OUTPUT``, the gate's
+    sigmoid; ``CATEGORY_OUTPUT`` and ``PRANK_OUTPUT``: the words models' where the
+    transcript is read whole, the fused heads' elsewhere (:class:`~models.layers.
+    TranscriptOr`), so the category comes from the words and falls back on the sound; and
+    the verdict ``EMERGENCY_OUTPUT`` (:class:`~models.layers.CalibratedVerdict`): a
+    logistic combination of the gate, the audio and the LSTM's scores (of the audio alone
+    without a transcript). A call without a transcript has all-PAD tokens, a zero lexicon,
+    and the fully masked LSTM returns its zero initial state.
     """
     if vocab_size < 2:
         raise ConfigError(f"vocab_size={vocab_size} must be >= 2 (PAD and OOV)")
@@ -268,6 +277,7 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
     _check_pooling(audio_pooling)
     logmel = _logmel_input(config)
     tokens = keras.Input(shape=(config.text_length,), dtype="int32", name=TOKENS_INPUT)
+    lexicon = keras.Input(shape=(N_GROUPS,), dtype="float32", name=LEXICON_INPUT)
     audio = _audio_branch(logmel, config=config, pooling=audio_pooling)
     text = keras.layers.Embedding(
         vocab_size, EMBEDDING_DIM, mask_zero=True, name="token_embedding")(tokens)
@@ -275,18 +285,30 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
     fused = keras.layers.Concatenate(name="fusion")([audio, text])
     fused = keras.layers.Dense(64, activation="relu", name="fusion_dense")(fused)
     fused = keras.layers.Dropout(DROPOUT_RATE, name="fusion_dropout")(fused)
-    gate_logit = NgramLogit(vocab_size, l2=GATE_L2, name=GATE_LAYER)(tokens)
+
+    def words_model(name: str, units: int) -> keras.KerasTensor:
+        return NgramLogit(vocab_size, l2=GATE_L2, units=units, lexicon_size=N_GROUPS,
+                          name=name)([tokens, lexicon])
+
+    words_prank = keras.layers.Activation("sigmoid", name="words_prank_probability")(
+        words_model(WORDS_PRANK_LAYER, 1))
+    words_category = keras.layers.Softmax(name="words_category_probabilities")(
+        words_model(WORDS_CATEGORY_LAYER, len(CATEGORIES)))
     outputs = {
         AUDIO_OUTPUT: _emergency_head(audio, name=AUDIO_OUTPUT),
         TEXT_OUTPUT: _emergency_head(text, name=TEXT_OUTPUT),
-        GATE_OUTPUT: keras.layers.Activation("sigmoid", name=GATE_OUTPUT)(gate_logit),
-        CATEGORY_OUTPUT: _category_head(fused),
-        PRANK_OUTPUT: _emergency_head(fused, name=PRANK_OUTPUT),
+        GATE_OUTPUT: keras.layers.Activation("sigmoid", name=GATE_OUTPUT)(
+            words_model(GATE_LAYER, 1)),
     }
-    outputs[EMERGENCY_OUTPUT] = GatedVerdict(name=EMERGENCY_OUTPUT)(
-        [outputs[AUDIO_OUTPUT], outputs[GATE_OUTPUT], tokens])
-    return keras.Model(inputs={LOGMEL_INPUT: logmel, TOKENS_INPUT: tokens}, outputs=outputs,
-                       name="multimodal")
+    outputs[CATEGORY_OUTPUT] = TranscriptOr(name=CATEGORY_OUTPUT)(
+        [words_category, _category_head(fused, name="fused_category"), tokens])
+    outputs[PRANK_OUTPUT] = TranscriptOr(name=PRANK_OUTPUT)(
+        [words_prank, _emergency_head(fused, name="fused_prank"), tokens])
+    outputs[EMERGENCY_OUTPUT] = CalibratedVerdict(name=EMERGENCY_OUTPUT)(
+        [outputs[AUDIO_OUTPUT], outputs[GATE_OUTPUT], outputs[TEXT_OUTPUT], tokens])
+    return keras.Model(inputs={LOGMEL_INPUT: logmel, TOKENS_INPUT: tokens,
+                               LEXICON_INPUT: lexicon},
+                       outputs=outputs, name="multimodal")
 
 
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
@@ -300,7 +322,7 @@ _INPUTS = {
     "cnn_mel": (LOGMEL_INPUT,),
     "lstm_mfcc": (MFCC_INPUT,),
     "vgg16_transfer": (LOGMEL_INPUT,),
-    "multimodal": (LOGMEL_INPUT, TOKENS_INPUT),
+    "multimodal": (LOGMEL_INPUT, TOKENS_INPUT, LEXICON_INPUT),
 }
 _MULTIMODAL_ONLY_OUTPUTS = (AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT, GATE_OUTPUT)
 

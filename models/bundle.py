@@ -38,11 +38,13 @@ from models.layers import CUSTOM_LAYERS
 from models.precision import (PRECISION_CHECKS_KEY, PRECISIONS, check_precision_checks,
                               precision_check_record)
 from transforms.errors import BundleError, ConfigError, InferenceError
+from transforms.lexicon import N_GROUPS
 from transforms.spec import (
     CATEGORIES,
     CATEGORY_OUTPUT,
     DEFAULT_FEATURES,
     EMERGENCY_OUTPUT,
+    LEXICON_INPUT,
     LOGMEL_INPUT,
     MFCC_INPUT,
     SIGMOID_OUTPUTS,
@@ -111,7 +113,7 @@ def _is_local(path: str) -> bool:
 def _expected_input_shapes(config: FeatureConfig) -> dict[str, tuple[int, ...]]:
     """Per-example shape of each feature input under ``config``."""
     return {LOGMEL_INPUT: config.logmel_shape, MFCC_INPUT: config.mfcc_shape,
-            TOKENS_INPUT: (config.text_length,)}
+            TOKENS_INPUT: (config.text_length,), LEXICON_INPUT: (N_GROUPS,)}
 
 
 def _check_model(model: keras.Model, *, config: FeatureConfig, vocab_size: int) -> None:

@@ -1,10 +1,12 @@
-"""``call-triage refit-gate``: refit a multimodal bundle's n-gram gate, keep the network.
+"""``call-triage refit-gate``: refit a multimodal bundle's words models and calibrate its
+verdict again, keep the network.
 
     call-triage refit-gate --bundle BUNDLE --archive DIR --out NEW_BUNDLE [--gate-l2 1.0]
 
-What ``call-triage train`` does after its fit (:mod:`models.gate`), for a bundle that is
-already trained: the gate's logistic regression is fitted on the train split of a labelled
-archive (with the bundle's own vocabulary and feature configuration), the thresholds are
+What ``call-triage train`` does after its fit (:mod:`models.words`), for a bundle that is
+already trained: the words models' logistic regressions are fitted on the train split of a labelled
+archive (with the bundle's own vocabulary and feature configuration), the verdict is
+calibrated on its validation split, the thresholds are
 chosen again on its validation split, both held-out splits are measured, the bfloat16 check
 is made again, and a bundle with a new version is written to ``--out`` (which may be a
 local ``--bundle`` itself: it is replaced only once the new one is complete; a ``gs://``
@@ -25,10 +27,10 @@ import logging
 from models.bundle import load_bundle, saved_metadata
 from models.cli_train import add_archive_arguments, add_gate_l2_argument, cache_dir
 from models.evaluate import archive_windows, format_metrics
-from models.gate import check_gate_l2
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record
-from models.train import (GATE_FIT_KEY, measure_model, model_version, refit_model_gate,
+from models.train import (GATE_FIT_KEY, measure_model, model_version, refit_model_words,
                           weights_digest, write_bundle)
+from models.words import check_gate_l2
 from transforms import spec
 from transforms.errors import ConfigError
 
@@ -60,14 +62,15 @@ def run_command(args: argparse.Namespace) -> int:
         LOG.warning("%d calls of %s could not be featurised and are left out of the refit "
                     "and the figures", n_failed, args.archive)
     previous = bundle.model_version
-    fit = refit_model_gate(bundle.model, windows["train"], l2=args.gate_l2)
+    fit = refit_model_words(bundle.model, train=windows["train"],
+                            validation=windows["validation"], l2=args.gate_l2)
     measured = measure_model(bundle, windows)
     created = datetime.datetime.now(datetime.timezone.utc)
     version = model_version(created=created, digest=weights_digest(bundle.model))
     metadata = {
         **saved_metadata(bundle), "model_version": version,
         "created_at": created.isoformat(timespec="seconds"),
-        GATE_FIT_KEY: {**fit.summary(), "archive": args.archive, "failed_calls": n_failed,
+        GATE_FIT_KEY: {**fit, "archive": args.archive, "failed_calls": n_failed,
                        "refitted_from": previous},
         PRECISION_CHECKS_KEY: {"bfloat16": precision_check_record(
             measured.bfloat16_check, model_version=version, thresholds=measured.thresholds)},

@@ -5,8 +5,9 @@
 category head with masked windows weighted 0; balanced class weights on the emergency head;
 early stopping on the validation split's call-level ROC AUC, best weights restored).
 :func:`train_bundle` is ``call-triage train``: features → splits → fit → the multimodal
-n-gram gate refitted (:mod:`models.gate`; the kept epoch was chosen with the network's own
-gate) → thresholds chosen on the validation split at call level → test-split metrics →
+words models refitted and the verdict calibrated on the validation split (:mod:`models.words`;
+the kept epoch was chosen with the network's own) → thresholds chosen on the validation
+split at call level → test-split metrics →
 :func:`models.bundle.save_bundle`.
 """
 
@@ -46,7 +47,8 @@ from models.evaluate import (
     precision_check,
     score_calls,
 )
-from models.gate import DEFAULT_GATE_L2, GateFit, call_tokens, check_gate_l2, refit_gate
+from models.words import (DEFAULT_GATE_L2, WordsFit, calibrate_verdict, call_rows,
+                          check_gate_l2, refit_words)
 from models.layers import reads_whole_transcript
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record, resolve_precision
 from transforms import spec
@@ -65,8 +67,8 @@ LOG = logging.getLogger(__name__)
 #: unseen templates (0.24 → 0.71 → 0.31 in three epochs), and stopped fits after a few
 #: epochs, before the audio branch had learned much.
 MONITOR = "val_call_auc"
-#: The ``bundle.json`` key that records how the n-gram gate was refitted
-#: (:meth:`models.gate.GateFit.summary`, plus the archive and, for ``call-triage
+#: The ``bundle.json`` key that records how the words models were refitted and the verdict
+#: calibrated (:func:`refit_model_words`, plus the archive and, for ``call-triage
 #: refit-gate``, the version refitted).
 GATE_FIT_KEY = "gate_fit"
 
@@ -91,8 +93,8 @@ class TrainOptions:
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``.
     ``audio_pooling``: how the CNN audio branch pools its maps (``builders.AUDIO_POOLINGS``;
     ``None``: the model's default; models with that branch only).
-    ``gate_l2``: the L2 penalty of the n-gram gate's refit after the fit (multimodal only;
-    :mod:`models.gate`)."""
+    ``gate_l2``: the L2 penalty of the words models' refit after the fit (multimodal only;
+    :mod:`models.words`)."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -138,10 +140,12 @@ TRANSCRIPT_TARGETS = (spec.TEXT_OUTPUT, spec.GATE_OUTPUT)
 
 def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarray], *,
                      swapped: np.ndarray, donor_tokens: np.ndarray,
-                     donor_targets: Mapping[str, np.ndarray]) -> None:
+                     donor_targets: Mapping[str, np.ndarray],
+                     donor_lexicon: Optional[np.ndarray] = None) -> None:
     """Give the ``swapped`` rows (bool (n,)) of a batch other windows' transcripts, in place.
 
-    ``donor_tokens`` int32 (k, text_length) and ``donor_targets`` the donors' targets (each
+    ``donor_tokens`` int32 (k, text_length), ``donor_lexicon`` float32 (k, groups) (for a
+    model with a ``lexicon`` input) and ``donor_targets`` the donors' targets (each
     float32 (k, 1)), with k = ``swapped.sum()``. The swapped rows take the donors'
     :data:`TRANSCRIPT_TARGETS` that ``targets`` has, and then follow the new pair of sound
     and words: ``PRANK_OUTPUT`` (when present) becomes the claim without emergency audio,
@@ -152,6 +156,8 @@ def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarra
     other target is left as it is.
     """
     inputs[spec.TOKENS_INPUT][swapped] = donor_tokens
+    if spec.LEXICON_INPUT in inputs:
+        inputs[spec.LEXICON_INPUT][swapped] = donor_lexicon
     for name in TRANSCRIPT_TARGETS:
         if name in targets:
             targets[name][swapped] = donor_targets[name]
@@ -221,6 +227,9 @@ class TrainingBatches(keras.utils.PyDataset):
                 donors = self._rng.integers(0, self._n, size=int(swapped.sum()))
                 swap_transcripts(inputs, targets, swapped=swapped,
                                  donor_tokens=self._inputs[spec.TOKENS_INPUT][donors],
+                                 donor_lexicon=(self._inputs[spec.LEXICON_INPUT][donors]
+                                                if spec.LEXICON_INPUT in self._inputs
+                                                else None),
                                  donor_targets={name: self._targets[name][donors]
                                                 for name in TRANSCRIPT_TARGETS
                                                 if name in self._targets})
@@ -229,6 +238,8 @@ class TrainingBatches(keras.utils.PyDataset):
             oov = (self._rng.random(tokens.shape) < self._token_dropout) & (tokens != PAD_ID)
             tokens[oov] = OOV_ID
             tokens[blank] = PAD_ID
+            if spec.LEXICON_INPUT in inputs:
+                inputs[spec.LEXICON_INPUT][blank] = 0.0
             if spec.TEXT_OUTPUT in weights:
                 weights[spec.TEXT_OUTPUT] = np.where(blank, 0.0, weights[spec.TEXT_OUTPUT])
             drop_unread_gate_weights(weights, tokens)
@@ -434,11 +445,13 @@ def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> st
     made_by = ("`call-triage refit-gate` from a bundle of `call-triage train`"
                if gate is not None and "refitted_from" in gate else "`call-triage train`")
     gate_line = ("" if gate is None else
-                 f"- the n-gram gate was refitted after the fit: {gate['method']}, L2 "
-                 f"{gate['l2']:g}, {gate['calls']} transcripts ({gate['emergencies']} "
-                 f"emergencies) of `{gate['archive']}`"
+                 f"- the words models (gate, prank, category: n-grams and lexicon groups) "
+                 f"were refitted after the fit and the verdict calibrated: {gate['method']}, "
+                 f"L2 {gate['l2']:g}, {gate['words_models']['text_ngrams']['calls']} "
+                 f"transcripts of `{gate['archive']}`"
                  + (f", from version {gate['refitted_from']}" if "refitted_from" in gate
-                    else "") + ";\n")
+                    else "")
+                 + f"; verdict coefficients {gate['verdict_coefficients']};\n")
     return f"""# Model card: {metadata['model_name']} {metadata['model_version']}
 
 Created {metadata['created_at']} by {made_by} (seed {training['seed']}).
@@ -450,8 +463,10 @@ Created {metadata['created_at']} by {made_by} (seed {training['seed']}).
   model, the caller's transcript as Okt tokens (vocabulary of {training['vocabulary_size']});
 - outputs per window: emergency probability, category (16-way), and for the multimodal
   model audio-only, text-only (a claim), prank and text-gate probabilities; the multimodal
-  emergency probability is the audio-only one times the gate (the words report a real
-  emergency; 1 without a transcript or with one longer than the token input); calls take
+  emergency probability is a logistic combination of the gate (the words report a real
+  emergency), the audio-only and the text-only scores, calibrated on the validation split
+  (of the audio alone without a transcript or with one longer than the token input); the
+  category and prank come from the words models when there is a transcript; calls take
   the max over windows.
 {gate_line}- emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
   split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
@@ -577,13 +592,27 @@ def measure_model(bundle: ModelBundle, windows: Mapping[str, WindowSet]) -> Meas
                     test_seconds=test_seconds)
 
 
-def refit_model_gate(model: keras.Model, train: WindowSet, *, l2: float) -> GateFit:
-    """:func:`models.gate.refit_gate` of ``model`` on the calls of ``train``, in place."""
-    tokens = call_tokens(train.calls, train.inputs[spec.TOKENS_INPUT], train.call_windows())
-    fit = refit_gate(model, calls=train.calls, tokens=tokens, l2=l2)
-    LOG.info("refitted the n-gram gate on %d training transcripts (%d emergencies), L2 %g: "
-             "log loss %.4f", fit.calls, fit.emergencies, fit.l2, fit.log_loss)
-    return fit
+def refit_model_words(model: keras.Model, *, train: WindowSet, validation: WindowSet,
+                      l2: float) -> dict[str, Any]:
+    """Refit ``model``'s words models on the calls of ``train`` and calibrate its verdict
+    on the windows of ``validation`` (:mod:`models.words`), in place. Returns the record
+    ``bundle.json`` keeps (:data:`GATE_FIT_KEY`)."""
+    windows = train.call_windows()
+    fits: dict[str, WordsFit] = refit_words(
+        model, calls=train.calls, tokens=call_rows(train.inputs[spec.TOKENS_INPUT], windows),
+        lexicon=call_rows(train.inputs[spec.LEXICON_INPUT], windows), l2=l2)
+    for name, fit in fits.items():
+        LOG.info("refitted words model %s on %d training transcripts %s, L2 %g: log loss "
+                 "%.4f", name, fit.calls, fit.class_counts, fit.l2, fit.log_loss)
+    coefficients = calibrate_verdict(
+        model, inputs=validation.inputs, targets=validation.targets[spec.EMERGENCY_OUTPUT],
+        weights=validation.weights[spec.EMERGENCY_OUTPUT])
+    LOG.info("calibrated the verdict on %d validation windows: %s",
+             len(validation.targets[spec.EMERGENCY_OUTPUT]), coefficients)
+    return {"method": "L2 logistic regression (scikit-learn) on the train split's "
+                      "transcripts; verdict calibrated on the validation split's windows",
+            "l2": l2, "words_models": {name: fit.summary() for name, fit in fits.items()},
+            "verdict_coefficients": coefficients}
 
 
 def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions
@@ -594,7 +623,8 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
     config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
     fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],
                     vocabulary=vocabulary, config=config, options=options)
-    gate = (refit_model_gate(fit.model, windows["train"], l2=options.gate_l2)
+    gate = (refit_model_words(fit.model, train=windows["train"],
+                              validation=windows["validation"], l2=options.gate_l2)
             if spec.GATE_OUTPUT in builders.model_output_names(model_name) else None)
     bundle = in_memory_bundle(model=fit.model, name=model_name, vocabulary=vocabulary,
                               config=config)
@@ -636,7 +666,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
         },
     }
     if gate is not None:
-        metadata[GATE_FIT_KEY] = {**gate.summary(), "archive": prepared.archive}
+        metadata[GATE_FIT_KEY] = {**gate, "archive": prepared.archive}
     metadata[PRECISION_CHECKS_KEY] = {"bfloat16": precision_check_record(
         measured.bfloat16_check, model_version=metadata["model_version"],
         thresholds=thresholds)}

@@ -33,7 +33,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from synth import channel, scripts, sounds, speech
+from synth import channel, registers, scripts, sounds, speech
 from transforms.errors import ConfigError
 from transforms.spec import EMERGENCY_CATEGORIES, NORMAL_CATEGORIES
 
@@ -56,6 +56,10 @@ SNR_DB = {"emergency": (-3.0, 15.0), "normal": (3.0, 25.0), "prank": (5.0, 30.0)
 BASE_TIME = datetime.datetime(2024, 6, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
 SPAN_S = 7 * 24 * 3600  # started_at falls within a week from BASE_TIME
 STYLES = {"emergency": "distress", "normal": "calm", "prank": "amused"}
+#: Share of short emergency calls whose caller speaks calmly (the words carry the emergency).
+CALM_EMERGENCY_SHARE = 0.2
+#: Share of short emergency calls whose caller keeps pleading (빨리요!, 살려 주세요!) at the end.
+PLEADING_SHARE = 0.5
 _PLAN_STREAM, _RENDER_STREAM = 1, 2
 
 
@@ -205,7 +209,8 @@ def plan_corpus(*, n_calls: int, seed: int, example: bool = False, long_fraction
     low, high = EXAMPLE_SHORT_S if example else SHORT_S
     plans, pranks_seen = [], 0
     for index, (label, category, split, fmt, long) in enumerate(mix):
-        template = scripts.templates_in(splits, categories=(category,), split=split)
+        template = scripts.templates_in(splits, categories=(category,), split=split,
+                                       pranks=label == "prank")
         chosen = template[int(rng.integers(len(template)))]
         caller = numbers[repeaters + index]
         if label == "prank":
@@ -312,13 +317,15 @@ def _script(plan: CallPlan, rng: np.random.Generator) -> tuple[list[scripts.Phra
                                                                scripts.Phrase | None, int]:
     """The caller's lines; a prank's closing joke (said even when lines are cut short);
     the index of the template's first line (said even when the call runs long)."""
-    lines = list(scripts.render_template(scripts.TEMPLATES_BY_ID[plan.template_id], rng=rng))
+    written = scripts.render_template(scripts.TEMPLATES_BY_ID[plan.template_id], rng=rng)
+    _, lines = registers.speak_in(written, label=plan.label, rng=rng)
+    first = len(lines) - len(written)  # the lines a register put before the template's
     if plan.label != "prank":
-        return lines, None, 0
+        return lines, None, first
     opening, ending = scripts.prank_markers(rng=rng)
     if opening is None:
-        return lines, ending, 0
-    return [opening] + lines, ending, 1
+        return lines, ending, first
+    return [opening] + lines, ending, first + 1
 
 
 def _short_call(plan: CallPlan, timeline: _Timeline, rng: np.random.Generator,
@@ -326,7 +333,8 @@ def _short_call(plan: CallPlan, timeline: _Timeline, rng: np.random.Generator,
     """Lays out a short call: as many lines as fit in its target length (at least the
     template's first line, and a prank's closing joke); returns its length (s)."""
     taker = _taker(rng)
-    caller = _caller(plan, rng, STYLES[plan.label])
+    calm = plan.label == "emergency" and rng.random() < CALM_EMERGENCY_SHARE
+    caller = _caller(plan, rng, "calm" if calm else STYLES[plan.label])
     t = _opening(timeline, plan, taker, rng)
     lines, ending, first = _script(plan, rng)
     replies = scripts.TAKER_REPLIES[plan.label]
@@ -346,7 +354,8 @@ def _short_call(plan: CallPlan, timeline: _Timeline, rng: np.random.Generator,
     if plan.label == "prank" and rng.random() < 0.6:
         laugh = sounds.laughter(rng=rng, sample_rate_hz=timeline.sample_rate_hz)
         t = timeline.add("caller", t, 0.7 * laugh) + 0.3
-    for _ in range(3 if plan.label == "emergency" else 0):
+    pleas = 3 if plan.label == "emergency" and rng.random() < PLEADING_SHARE else 0
+    for _ in range(pleas):
         phrase = scripts.URGENT_REPEATS[int(rng.integers(len(scripts.URGENT_REPEATS)))]
         end = _say(timeline, caller, phrase, at_s=t, rng=rng, until_s=plan.duration_s)
         if end is None:

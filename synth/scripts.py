@@ -24,9 +24,10 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from synth import framings
 from synth.hangul import digits_korean, native_korean, particle_after, sino_korean
 from transforms.errors import ConfigError
-from transforms.spec import CATEGORIES, EMERGENCY_CATEGORIES, SPLITS
+from transforms.spec import CATEGORIES, EMERGENCY_CATEGORIES, NORMAL_CATEGORIES, SPLITS
 
 #: The police line takes these categories; every other category goes to 119.
 POLICE_CATEGORIES = ("sexual_assault", "robbery", "theft", "violence")
@@ -52,6 +53,7 @@ class Template:
     template_id: str
     category: str
     lines: tuple[str, ...]
+    prank_only: bool = False
 
 
 def line_for(category: str) -> str:
@@ -591,6 +593,20 @@ _SCRIPTS: Mapping[str, tuple[tuple[str, ...], ...]] = {
         ("오늘 드라마 봤어? 불나는 장면 나왔잖아.", "진짜 실감 나더라.", "다음 주가 마지막 회래."),
         ("택배 아저씨세요? 문 앞에 두고 가시면 돼요.", "아, 잘못 걸었네요. 죄송해요.",
          "좋은 하루 보내세요."),
+        ("여보세요? 어머, 이거 왜 눌렸지.", "죄송해요, 주머니에서 잘못 눌렸나 봐요.", "끊을게요."),
+        ("혼자 사는데 요즘 너무 적적해서요.", "그냥 누구랑 얘기 좀 하고 싶었어요.",
+         "이런 데 전화하면 안 되는 거죠? 미안해요."),
+        ("아랫집 강아지가 하루 종일 짖는데 어디다 말해야 하나요?", "관리사무소에는 벌써 말했어요.",
+         "{apt}[이에요]."),
+        ("재활용 버리는 날이 무슨 요일이에요?", "이사 온 지 얼마 안 돼서 잘 몰라서요.",
+         "아 {weekday}요? 고맙습니다."),
+        ("어제 잃어버린 {lost} 찾았어요.", "신고 취소하려고 전화드렸어요.", "수고 많으세요."),
+        ("보이스피싱 문자 같은 게 왔는데 어디로 신고해요?", "링크는 안 눌렀어요.",
+         "번호만 알려 주시면 제가 할게요."),
+        ("우리 애가 장난으로 여기 전화를 한 것 같아요.", "정말 죄송합니다, 주의시킬게요.",
+         "아무 일 없어요."),
+        ("윗집 공사 소리 때문에 낮에 잠을 못 자요.", "공사 허가 시간이 정해져 있나요?",
+         "야간 근무라서 그래요."),
     ),
     "normal_outdoor": (
         ("지금 {landmark}인데 시청은 어느 쪽으로 가요?", "버스 타면 {minutes} 걸려요?",
@@ -612,14 +628,39 @@ _SCRIPTS: Mapping[str, tuple[tuple[str, ...], ...]] = {
          "알려 주셔서 감사해요."),
         ("캠핑 와서 모닥불 보고 있는데 너무 좋다.", "아까 옆 텐트 사람들이 고기를 나눠 줬어.",
          "내일 {time}에 출발할게."),
+        ("택시에 {lost}[을] 두고 내렸는데 어떻게 찾아요?", "{time}쯤 {station} 앞에서 내렸어요.",
+         "영수증은 있어요."),
+        ("{landmark}에 가로등이 며칠째 꺼져 있어요.", "위험한 건 아닌데 밤에 좀 어두워서요.",
+         "어디에 말씀드리면 될까요?"),
+        ("도로에 큰 구멍이 파여 있어서요.", "{address} 앞이에요.", "급한 건 아니고 고쳐 주셨으면 해서요."),
+        ("{station}에서 {park} 가려면 몇 번 버스 타요?", "걸어가면 멀어요?", "네, 감사합니다."),
+        ("할머니, 저 지금 버스 탔어요.", "{minutes} 뒤면 도착해요.", "밥 먹지 말고 기다리세요."),
+        ("마라톤 대회 때문에 길이 막혔는데 언제 풀려요?", "{dong} 쪽이요.", "아 점심때까지요? 알겠어요."),
+        ("공원 벤치에 누가 가방을 두고 갔어요.", "주인이 안 와서요, 어디에 맡기면 돼요?",
+         "{park}[이에요]."),
+        ("차 빼 달라는 번호가 없어서 전화했어요.", "{address} 골목에 차가 입구를 막고 있어요.",
+         "급하진 않은데 좀 난감하네요."),
     ),
 }
 
-#: Every template of every category, in a fixed order; ids are "<category>-NN".
+_COMPOSED_NORMAL = framings.normal_scripts()
+
+#: Every template of every category, in a fixed order: the hand-written ones
+#: ("<category>-NN"), the everyday frames around an incident ("<category>-fNN",
+#: :func:`synth.framings.normal_scripts`) and the absurd claims only pranks make
+#: ("<category>-aNN", ``prank_only``).
 TEMPLATES: tuple[Template, ...] = tuple(
     Template(f"{category}-{number:02d}", category, lines)
     for category in CATEGORIES
     for number, lines in enumerate(_SCRIPTS[category], start=1)
+) + tuple(
+    Template(f"{category}-f{number:02d}", category, lines)
+    for category in NORMAL_CATEGORIES
+    for number, lines in enumerate(_COMPOSED_NORMAL.get(category, ()), start=1)
+) + tuple(
+    Template(f"{category}-a{number:02d}", category, lines, prank_only=True)
+    for category in EMERGENCY_CATEGORIES
+    for number, lines in enumerate(framings.ABSURD_CLAIMS.get(category, ()), start=1)
 )
 TEMPLATES_BY_ID: Mapping[str, Template] = {t.template_id: t for t in TEMPLATES}
 
@@ -662,17 +703,20 @@ def render_template(template: Template, *, rng: np.random.Generator) -> tuple[Ph
 def template_splits(*, seed: int) -> dict[str, str]:
     """template_id -> split (:data:`SPLITS`), fixed by ``seed``.
 
-    Each category's templates are shuffled with a generator seeded by (seed, category
-    index); ``max(2, floor(15 %))`` of them go to test, ``max(1, floor(15 %))`` to
-    validation, the rest to train. So no template is in two splits and every category has
-    templates in every split.
+    Each category's templates (and, as one more group, all the ``prank_only`` ones) are
+    shuffled with a generator seeded by (seed, group index); ``max(2, floor(15 %))`` of
+    them go to test, ``max(1, floor(15 %))`` to validation, the rest to train. So no
+    template is in two splits and every category has templates in every split.
     """
-    splits: dict[str, str] = {}
-    for index, category in enumerate(CATEGORIES):
-        ids = [t.template_id for t in TEMPLATES if t.category == category]
+    groups = [[t.template_id for t in TEMPLATES if t.category == category and not t.prank_only]
+              for category in CATEGORIES]
+    for category, ids in zip(CATEGORIES, groups):
         if len(ids) < MIN_TEMPLATES:
             raise ConfigError(
                 f"category {category} has {len(ids)} templates, needs {MIN_TEMPLATES}")
+    groups.append([t.template_id for t in TEMPLATES if t.prank_only])
+    splits: dict[str, str] = {}
+    for index, ids in enumerate(groups):
         order = np.random.default_rng([seed, 7, index]).permutation(len(ids))
         n_test = max(2, math.floor(TEST_SHARE * len(ids)))
         n_validation = max(1, math.floor(VALIDATION_SHARE * len(ids)))
@@ -684,12 +728,14 @@ def template_splits(*, seed: int) -> dict[str, str]:
 
 
 def templates_in(splits: Mapping[str, str], *, categories: tuple[str, ...],
-                 split: str) -> tuple[Template, ...]:
-    """The templates of ``categories`` that ``splits`` puts in ``split``."""
+                 split: str, pranks: bool = False) -> tuple[Template, ...]:
+    """The templates of ``categories`` that ``splits`` puts in ``split``; the
+    ``prank_only`` ones only with ``pranks``."""
     if split not in SPLITS:
         raise ConfigError(f"split={split!r} must be one of {SPLITS}")
     return tuple(t for t in TEMPLATES
-                 if t.category in categories and splits[t.template_id] == split)
+                 if t.category in categories and splits[t.template_id] == split
+                 and (pranks or not t.prank_only))
 
 
 # --- words around the script --------------------------------------------------------------

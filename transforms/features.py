@@ -11,6 +11,7 @@ from transforms import spec
 from transforms.archive import open_audio, read_transcript
 from transforms.audio import audio_features, mfcc_from_log_mel
 from transforms.errors import ConfigError, FeatureError
+from transforms.lexicon import lexicon_features
 from transforms.records import CallRecord
 from transforms.speech import SpeechProbes
 from transforms.spec import FeatureConfig
@@ -91,10 +92,12 @@ def window_inputs(
 
     Returns, for the names asked for, with N = total windows of all calls in order:
     ``logmel`` float32 (N, n_mels, n_frames, 1), ``mfcc`` float32 (N, n_frames, n_mfcc),
-    ``tokens`` int32 (N, text_length) (each window carries its call's transcript).
+    ``tokens`` int32 (N, text_length) and ``lexicon`` float32 (N, lexicon.N_GROUPS) of
+    all the call's tokens (each window carries its call's transcript).
     The arrays may share memory with the calls' own: treat them as read-only.
     """
-    unknown = sorted(set(input_names) - {spec.LOGMEL_INPUT, spec.MFCC_INPUT, spec.TOKENS_INPUT})
+    unknown = sorted(set(input_names) - {spec.LOGMEL_INPUT, spec.MFCC_INPUT, spec.TOKENS_INPUT,
+                                         spec.LEXICON_INPUT})
     if unknown:
         raise ConfigError(f"unknown model inputs {unknown}")
     if not calls:
@@ -111,5 +114,9 @@ def window_inputs(
         inputs[spec.TOKENS_INPUT] = np.concatenate([
             np.tile(vocab.encode(call.tokens, length=config.text_length), (call.n_windows, 1))
             for call in calls
+        ], axis=0)
+    if spec.LEXICON_INPUT in input_names:
+        inputs[spec.LEXICON_INPUT] = np.concatenate([
+            np.tile(lexicon_features(call.tokens), (call.n_windows, 1)) for call in calls
         ], axis=0)
     return inputs

@@ -18,6 +18,8 @@ from transforms.errors import ConfigError
 LOGMEL_INPUT = "logmel"  # float32 (n_mels, n_frames, 1): log-mel window in dB
 MFCC_INPUT = "mfcc"  # float32 (n_frames, n_mfcc): MFCC sequence of the same window
 TOKENS_INPUT = "tokens"  # int32 (text_length,): transcript token ids, 0 = PAD
+#: float32 (transforms.lexicon.N_GROUPS,): the transcript's lexicon groups, each in [0, 1]
+LEXICON_INPUT = "lexicon"
 
 #: Model output names.
 EMERGENCY_OUTPUT = "emergency"  # (1,) probability the window is an emergency
@@ -72,7 +74,7 @@ class FeatureConfig:
     fmax_hz: float = 8_000.0
     floor_db: float = -100.0
     n_mfcc: int = 40
-    text_length: int = 48
+    text_length: int = 96
     tokens: str = "morphemes"
 
     def __post_init__(self) -> None:
