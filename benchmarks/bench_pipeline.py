@@ -226,7 +226,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     from models.precision import native_bfloat16, resolve_precision
     from models import DEFAULT_BUNDLE
     from transforms.audio import audio_features
-    from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT
+    from transforms.lexicon import N_GROUPS, lexicon_features
+    from transforms.spec import LEXICON_INPUT, LOGMEL_INPUT, TOKENS_INPUT
     from transforms.text import OktTokenizer
     from transforms.worker import reuse_freed_memory
 
@@ -242,7 +243,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     tokenizer.tokenize("불이 났어요")  # start the JVM (not timed)
     predict_windows(bundle, {  # build the predict function (not timed)
         LOGMEL_INPUT: np.zeros((batch,) + config.logmel_shape, np.float32),
-        TOKENS_INPUT: np.zeros((batch, config.text_length), np.int32)}, batch_size=batch)
+        TOKENS_INPUT: np.zeros((batch, config.text_length), np.int32),
+        LEXICON_INPUT: np.zeros((batch, N_GROUPS), np.float32)}, batch_size=batch)
     warm_rss = rss_now_mb()
     calls_in = []
     for row in rows:  # all I/O before the clock starts
@@ -252,31 +254,37 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     stages = {"features": 0.0, "tokenise": 0.0, "predict": 0.0}
     pending_mel: list[np.ndarray] = []
     pending_ids: list[np.ndarray] = []
+    pending_lexicon: list[np.ndarray] = []
     windows, audio_s, batches = 0, 0.0, 0
 
     def flush(final: bool) -> None:
-        nonlocal pending_mel, pending_ids, batches
+        nonlocal pending_mel, pending_ids, pending_lexicon, batches
         mel, ids = np.concatenate(pending_mel), np.concatenate(pending_ids)
+        groups = np.concatenate(pending_lexicon)
         full = len(mel) if final else len(mel) // batch * batch
         t0 = time.perf_counter()
         predict_windows(bundle, {LOGMEL_INPUT: mel[:full, ..., np.newaxis],
-                                 TOKENS_INPUT: ids[:full]}, batch_size=batch)
+                                 TOKENS_INPUT: ids[:full], LEXICON_INPUT: groups[:full]},
+                        batch_size=batch)
         stages["predict"] += time.perf_counter() - t0
         batches += -(-full // batch)
         pending_mel, pending_ids = [mel[full:]], [ids[full:]]
+        pending_lexicon = [groups[full:]]
 
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     for data, text in calls_in:
         t0 = time.perf_counter()
         features = audio_features(data, config=config)
         t1 = time.perf_counter()
-        ids = vocab.encode(tokenizer.tokenize(text) if text.strip() else [],
-                           length=config.text_length)
+        tokens = tokenizer.tokenize(text) if text.strip() else []
+        ids = vocab.encode(tokens, length=config.text_length)
+        groups = lexicon_features(tokens)
         stages["features"] += t1 - t0
         stages["tokenise"] += time.perf_counter() - t1
         n_windows = features.log_mel.shape[0]
         pending_mel.append(features.log_mel)
         pending_ids.append(np.tile(ids, (n_windows, 1)))
+        pending_lexicon.append(np.tile(groups, (n_windows, 1)))
         windows += n_windows
         audio_s += features.duration_s
         if sum(len(m) for m in pending_mel) >= batch:

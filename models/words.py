@@ -176,13 +176,26 @@ def _words_layer(model: keras.Model, name: str) -> NgramLogit:
     return layer
 
 
+def _never(design: scipy.sparse.csr_matrix, *, l2: float) -> WordsFit:
+    """The prank words model of training transcripts without a prank: logit
+    :data:`ABSENT_CLASS_LOGIT` whatever the words (logged as a warning)."""
+    LOG.warning("the training transcripts hold no prank: the words' prank model will never "
+                "call one a prank (the repeat-caller and mismatch rules still apply)")
+    return WordsFit(weights=np.zeros((design.shape[1], 1), np.float32),
+                    bias=np.array([ABSENT_CLASS_LOGIT], np.float32), l2=l2,
+                    calls=design.shape[0], class_counts={"other": design.shape[0], "prank": 0},
+                    log_loss=0.0, converged=True)
+
+
 def refit_words(model: keras.Model, *, calls: Sequence[CallFeatures], tokens: np.ndarray,
                 lexicon: np.ndarray, l2: float = DEFAULT_GATE_L2) -> dict[str, WordsFit]:
     """Refit ``model``'s three words models on ``calls`` and their per-call ``tokens`` int
     (len(calls), text_length) and ``lexicon`` float (len(calls), groups)
     (:func:`call_rows`), in place, on the transcripts the layers read whole: the gate on
-    ``emergency`` against the rest, the prank model on ``prank`` against the rest, the
-    category model on the calls' categories. Returns {layer name: fit}."""
+    ``emergency`` against the rest, the prank model on ``prank`` against the rest (never a
+    prank, with a warning, when no transcript is one), the category model on the calls'
+    categories. Returns {layer name: fit}; raises ConfigError when the transcripts lack
+    emergencies, other calls or a second category."""
     if not len(tokens) == len(lexicon) == len(calls):
         raise ConfigError(f"{len(tokens)} token rows and {len(lexicon)} lexicon rows for "
                           f"{len(calls)} calls")
@@ -198,11 +211,13 @@ def refit_words(model: keras.Model, *, calls: Sequence[CallFeatures], tokens: np
                            if call.record.category in spec.CATEGORIES else -1
                            for call in read_calls])
     known = categories >= 0
+    pranks = labels == "prank"
     fits = {
         GATE_LAYER: fit_words_model(design, labels == "emergency", l2=l2, n_classes=2,
                                     class_names=("other", "emergency")),
-        WORDS_PRANK_LAYER: fit_words_model(design, labels == "prank", l2=l2, n_classes=2,
-                                           class_names=("other", "prank")),
+        WORDS_PRANK_LAYER: (fit_words_model(design, pranks, l2=l2, n_classes=2,
+                                            class_names=("other", "prank"))
+                            if pranks.any() else _never(design, l2=l2)),
         WORDS_CATEGORY_LAYER: fit_words_model(design[known], categories[known], l2=l2,
                                               n_classes=len(spec.CATEGORIES),
                                               class_names=spec.CATEGORIES),

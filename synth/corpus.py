@@ -60,6 +60,11 @@ STYLES = {"emergency": "distress", "normal": "calm", "prank": "amused"}
 CALM_EMERGENCY_SHARE = 0.2
 #: Share of short emergency calls whose caller keeps pleading (빨리요!, 살려 주세요!) at the end.
 PLEADING_SHARE = 0.5
+#: Share of short emergency and normal calls archived without a transcript.
+AUDIO_ONLY_SHARE = 0.12
+#: Share of the normal calls without a transcript whose caller is a real person speaking
+#: calmly (:func:`synth.sounds.calm_real_voice`) instead of espeak-ng.
+REAL_VOICE_SHARE = 0.5
 _PLAN_STREAM, _RENDER_STREAM = 1, 2
 
 
@@ -68,7 +73,8 @@ class CallPlan:
     """Everything decided about one call before it is rendered.
 
     ``duration_s``: the target length (a short call grows to fit its lines); ``long``: a
-    2–5 min call; ``audio_format``: a key of :data:`synth.channel.FORMATS`.
+    2–5 min call; ``audio_format``: a key of :data:`synth.channel.FORMATS`;
+    ``audio_only``: the call has no transcript (its words are still spoken).
     """
 
     index: int
@@ -84,6 +90,7 @@ class CallPlan:
     audio_format: str
     duration_s: float
     long: bool
+    audio_only: bool = False
 
     @property
     def audio_path(self) -> str:
@@ -180,7 +187,9 @@ def plan_corpus(*, n_calls: int, seed: int, example: bool = False, long_fraction
                 min_long_s: float = LONG_S[0], max_long_s: float = LONG_S[1]) -> list[CallPlan]:
     """Plans ``n_calls`` calls from ``seed``; the same arguments give the same plans.
 
-    Labels ~45 % emergency, 40 % normal, 15 % prank; splits ~70/15/15 by template; about
+    Labels ~45 % emergency, 40 % normal, 15 % prank; splits ~70/15/15 by template;
+    :data:`AUDIO_ONLY_SHARE` of the short emergency and normal calls without a transcript
+    (never in the example); about
     ``long_fraction`` of all calls (never a prank) last uniform(``min_long_s``,
     ``max_long_s``) seconds, 2–5 min by default (30 s–2 min gives a benchmark an even
     spread of lengths above the short calls' 3–30 s); 40 %
@@ -225,12 +234,14 @@ def plan_corpus(*, n_calls: int, seed: int, example: bool = False, long_fraction
             duration = float(np.exp(rng.uniform(np.log(low), np.log(high))))
         line = (str(rng.choice(("112", "119"))) if label == "normal"
                 else scripts.line_for(category))
+        audio_only = (not example and not long and label != "prank"
+                      and rng.random() < AUDIO_ONLY_SHARE)
         started = BASE_TIME + datetime.timedelta(seconds=int(offsets[index]))
         plans.append(CallPlan(
             index=index, seed=seed, call_id=f"syn{seed}-{index:05d}", label=label,
             category=category, template_id=chosen.template_id, split=split, line=line,
             caller_id=caller, started_at=started.isoformat(), audio_format=fmt,
-            duration_s=round(duration, 3), long=long))
+            duration_s=round(duration, 3), long=long, audio_only=audio_only))
     return plans
 
 
@@ -336,6 +347,10 @@ def _short_call(plan: CallPlan, timeline: _Timeline, rng: np.random.Generator,
     calm = plan.label == "emergency" and rng.random() < CALM_EMERGENCY_SHARE
     caller = _caller(plan, rng, "calm" if calm else STYLES[plan.label])
     t = _opening(timeline, plan, taker, rng)
+    if plan.audio_only and plan.label == "normal" and rng.random() < REAL_VOICE_SHARE:
+        voice = sounds.calm_real_voice(rng=rng, seconds=max(plan.duration_s - t, 2.0),
+                                       sample_rate_hz=timeline.sample_rate_hz)
+        return timeline.add("caller", t, voice) + float(rng.uniform(0.3, 1.0))
     lines, ending, first = _script(plan, rng)
     replies = scripts.TAKER_REPLIES[plan.label]
     for number, phrase in enumerate(lines):
@@ -486,7 +501,8 @@ def render_call(plan: CallPlan) -> RenderedCall:
         peak = rng.uniform(0.3, 0.9)
     samples = channel.set_level(np.stack(channels), peak=float(peak))
     return RenderedCall(
-        samples=samples, sample_rate_hz=sr, transcript=" ".join(p.text for p in words),
+        samples=samples, sample_rate_hz=sr,
+        transcript="" if plan.audio_only else " ".join(p.text for p in words),
         event_start_s=None if episode is None else round(episode[0], 3),
         event_end_s=None if episode is None else round(episode[1], 3))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import zlib
 from typing import Callable, Mapping
 
 import numpy as np
@@ -52,6 +53,10 @@ REAL_SOUNDS: Mapping[str, tuple[str, str]] = {
 }
 #: The telephone-system prompts among :data:`REAL_SOUNDS` (a distant call-taker side).
 PROMPTS = ("one_moment", "please_hold", "transfer", "try_again", "thank_you")
+#: One real human voice saying calm sentences: the prompts of the same package whose file
+#: name has an even CRC-32 (the other half is never used here, so it can check a model on
+#: calm real speech it has not heard).
+CALM_VOICE_DIR = _ASTERISK
 _BED_SEED = 20240601  # fixed seed of the cached espeak-ng beds: the same in every process
 _BED_KINDS = ("babble", "tv")
 _BED_S = 24.0  # length of a cached espeak-ng bed; longer calls loop it
@@ -529,6 +534,38 @@ def _real_sound(name: str, sample_rate_hz: int) -> np.ndarray:
     with open(path, "rb") as file:
         waveform = decode_audio(file, name=path, target_hz=sample_rate_hz)
     return unit_peak(waveform.samples[0])
+
+
+def calm_voice_files() -> tuple[str, ...]:
+    """The recordings :func:`calm_real_voice` draws from: the ``.wav`` prompts directly in
+    :data:`CALM_VOICE_DIR` whose file name has an even CRC-32, sorted. Raises ConfigError
+    naming the Debian package when the folder is missing."""
+    if not os.path.isdir(CALM_VOICE_DIR):
+        raise ConfigError(f"{CALM_VOICE_DIR} is missing: install the Debian package "
+                          "asterisk-core-sounds-en-wav (scripts/install-system-deps.sh)")
+    return tuple(sorted(
+        os.path.join(CALM_VOICE_DIR, name) for name in os.listdir(CALM_VOICE_DIR)
+        if name.endswith(".wav") and zlib.crc32(name.encode()) % 2 == 0))
+
+
+@functools.lru_cache(maxsize=256)
+def _recording(path: str, sample_rate_hz: int) -> np.ndarray:
+    with open(path, "rb") as file:
+        return unit_peak(decode_audio(file, name=path, target_hz=sample_rate_hz).samples[0])
+
+
+def calm_real_voice(*, rng: np.random.Generator, seconds: float,
+                    sample_rate_hz: int) -> np.ndarray:
+    """About ``seconds`` of a real person speaking calmly (peak 1): recordings of
+    :func:`calm_voice_files` drawn at random, 0.3–1.2 s apart."""
+    files = calm_voice_files()
+    pieces, total = [], 0
+    while total < seconds * sample_rate_hz:
+        piece = _recording(files[int(rng.integers(len(files)))], sample_rate_hz)
+        gap = np.zeros(int(rng.uniform(0.3, 1.2) * sample_rate_hz), dtype=np.float32)
+        pieces += [piece, gap]
+        total += piece.size + gap.size
+    return np.concatenate(pieces)
 
 
 def _real_event(name: str) -> Event:

@@ -18,7 +18,7 @@ from transforms.errors import ConfigError
 LOGMEL_INPUT = "logmel"  # float32 (n_mels, n_frames, 1): log-mel window in dB
 MFCC_INPUT = "mfcc"  # float32 (n_frames, n_mfcc): MFCC sequence of the same window
 TOKENS_INPUT = "tokens"  # int32 (text_length,): transcript token ids, 0 = PAD
-#: float32 (transforms.lexicon.N_GROUPS,): the transcript's lexicon groups, each in [0, 1]
+#: float32 (transforms.lexicon.N_GROUPS,): tokens of the transcript in each lexicon group (0-3)
 LEXICON_INPUT = "lexicon"
 
 #: Model output names.

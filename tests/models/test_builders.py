@@ -27,12 +27,14 @@ from models.builders import (  # noqa: E402
     weights_origin,
 )
 from transforms.errors import ConfigError  # noqa: E402
+from transforms.lexicon import N_GROUPS  # noqa: E402
 from transforms.spec import (  # noqa: E402
     AUDIO_OUTPUT,
     CATEGORIES,
     CATEGORY_OUTPUT,
     EMERGENCY_OUTPUT,
     GATE_OUTPUT,
+    LEXICON_INPUT,
     LOGMEL_INPUT,
     MFCC_INPUT,
     PRANK_OUTPUT,
@@ -58,6 +60,7 @@ def _inputs(config: FeatureConfig, *, batch: int = BATCH, seed: int = 0,
         LOGMEL_INPUT: rng.uniform(-100.0, 0.0, (batch,) + config.logmel_shape).astype("float32"),
         MFCC_INPUT: rng.normal(0.0, 20.0, (batch,) + config.mfcc_shape).astype("float32"),
         TOKENS_INPUT: np.asarray(tokens, dtype="int32"),
+        LEXICON_INPUT: rng.uniform(0.0, 3.0, (batch, N_GROUPS)).astype("float32"),
     }
 
 
@@ -77,7 +80,8 @@ EXPECTED_INPUTS = {
     "cnn_mel": {LOGMEL_INPUT: ((32, 101, 1), "float32")},
     "lstm_mfcc": {MFCC_INPUT: ((101, 13), "float32")},
     "vgg16_transfer": {LOGMEL_INPUT: ((32, 101, 1), "float32")},
-    "multimodal": {LOGMEL_INPUT: ((32, 101, 1), "float32"), TOKENS_INPUT: ((8,), "int32")},
+    "multimodal": {LOGMEL_INPUT: ((32, 101, 1), "float32"), TOKENS_INPUT: ((8,), "int32"),
+                   LEXICON_INPUT: ((N_GROUPS,), "float32")},
 }
 
 
@@ -177,31 +181,54 @@ def test_all_pad_transcript_is_scored_on_audio_alone(models: dict) -> None:
         text_features(_inputs(SMALL, batch=2, seed=1, tokens=pad), training=False))
     np.testing.assert_array_equal(features, 0.0)
     np.testing.assert_array_equal(first[TEXT_OUTPUT], second[TEXT_OUTPUT])
-    # ... the verdict is the audio head's, which the audio still moves
+    # ... the verdict is the audio head's (its starting coefficients: the identity), which
+    # the audio still moves
     for outputs in (first, second):
-        np.testing.assert_allclose(outputs[EMERGENCY_OUTPUT], outputs[AUDIO_OUTPUT], rtol=1e-6)
+        np.testing.assert_allclose(outputs[EMERGENCY_OUTPUT], outputs[AUDIO_OUTPUT], rtol=1e-5)
     assert not np.allclose(first[EMERGENCY_OUTPUT], second[EMERGENCY_OUTPUT])
     # and real tokens do move the text head
     spoken = _predict(model, _inputs(SMALL, batch=2, seed=1))
     assert not np.allclose(spoken[TEXT_OUTPUT], first[TEXT_OUTPUT])
 
 
-def test_multimodal_verdict_is_the_audio_score_gated_by_the_words() -> None:
+def test_multimodal_verdict_weighs_the_words_and_the_sound_and_the_words_pick_the_category(
+) -> None:
     model = build_multimodal(config=SMALL, vocab_size=VOCAB_SIZE)
     ngrams = model.get_layer("text_ngrams")
-    unigram = np.zeros(VOCAB_SIZE, dtype="float32")
+    unigram = np.zeros((VOCAB_SIZE, 1), dtype="float32")
     unigram[7] = 3.0  # token 7 makes the words report an emergency
     unigram[9] = -3.0  # token 9 makes them an everyday call
-    ngrams.set_weights([unigram, np.zeros(ngrams.bigram_buckets, "float32"),
-                        np.zeros(1, "float32")])
+    ngrams.set_weights([unigram, np.zeros((ngrams.bigram_buckets, 1), "float32"),
+                        np.zeros((N_GROUPS, 1), "float32"), np.zeros(1, "float32")])
+    words_category = model.get_layer("words_category")
+    weights = words_category.get_weights()
+    weights[2][:] = 0.0
+    weights[2][0, CATEGORIES.index("fire")] = 5.0  # the first lexicon group names a fire
+    words_category.set_weights(weights)
     tokens = np.array([[7, 7, 0, 0, 0, 0, 0, 0], [9, 0, 0, 0, 0, 0, 0, 0],
                        [0, 0, 0, 0, 0, 0, 0, 0], [9, 9, 9, 9, 9, 9, 9, 9]], dtype="int32")
-    outputs = _predict(model, _inputs(SMALL, batch=4, tokens=tokens))
+    inputs = _inputs(SMALL, batch=4, tokens=tokens)
+    inputs[LEXICON_INPUT] = np.zeros((4, N_GROUPS), "float32")
+    inputs[LEXICON_INPUT][:, 0] = [3.0, 3.0, 0.0, 3.0]
+    outputs = _predict(model, inputs)
     sigmoid = 1.0 / (1.0 + np.exp(-np.array([3.0, -3.0])))  # 7 twice counts once
     np.testing.assert_allclose(outputs[GATE_OUTPUT][:2, 0], sigmoid, rtol=1e-5)
-    # no transcript, or one that fills the input (maybe cut off): the audio alone
-    want = outputs[AUDIO_OUTPUT][:, 0] * np.array([sigmoid[0], sigmoid[1], 1.0, 1.0])
-    np.testing.assert_allclose(outputs[EMERGENCY_OUTPUT][:, 0], want, rtol=1e-5)
+
+    def logit(p: np.ndarray) -> np.ndarray:
+        return np.log(p / (1 - p))
+
+    audio = outputs[AUDIO_OUTPUT][:, 0]
+    # starting coefficients (1, 1, 0, 0 | 1, 0): logit(gate) + logit(audio) with words;
+    # without a transcript, or with one that fills the input (maybe cut off), the audio
+    want = 1 / (1 + np.exp(-(logit(audio) + logit(np.array([sigmoid[0], sigmoid[1], 0.5, 0.5])))))
+    want[2:] = audio[2:]
+    np.testing.assert_allclose(outputs[EMERGENCY_OUTPUT][:, 0], want, rtol=1e-4)
+    categories = np.argmax(outputs[CATEGORY_OUTPUT], axis=1)
+    assert list(categories[:2]) == [CATEGORIES.index("fire")] * 2  # the words' category
+    fused = keras.Model(model.inputs, model.get_layer("fused_category").output)
+    np.testing.assert_allclose(outputs[CATEGORY_OUTPUT][2:],  # no words: the fused head's
+                               keras.ops.convert_to_numpy(fused(inputs, training=False))[2:],
+                               rtol=1e-5)
 
 
 def test_vgg16_without_weights_is_random_init_and_trainable(models: dict) -> None:

@@ -6,12 +6,13 @@ import dataclasses
 import io
 import json
 import os
+import zlib
 
 import numpy as np
 import pytest
 
 from pipelines.cli import main
-from synth import channel, corpus, scripts
+from synth import channel, corpus, scripts, sounds
 from transforms.archive import list_calls, open_audio
 from transforms.audio import decode_audio
 from transforms.errors import ConfigError
@@ -155,6 +156,24 @@ def test_plan_is_fixed_by_the_seed_and_mixes_as_documented():
     others = collections.Counter(p.caller_id for p in plans if p.label != "prank")
     assert max(others.values()) == 1
     assert [p.started_at for p in plans] == sorted(p.started_at for p in plans)
+    audio_only = [p for p in plans if p.audio_only]
+    short = [p for p in plans if not p.long and p.label != "prank"]
+    assert 0.09 < len(audio_only) / len(short) < 0.15
+    assert all(not p.long and p.label != "prank" for p in audio_only)
+
+
+def test_calls_without_a_transcript_are_spoken_and_some_by_a_real_voice(tmp_path):
+    plans = [p for p in corpus.plan_corpus(n_calls=400, seed=3) if p.audio_only]
+    normal = [p for p in plans if p.label == "normal"][:6]
+    emergency = next(p for p in plans if p.label == "emergency")
+    rendered = [corpus.render_call(p) for p in normal + [emergency]]
+    assert all(call.transcript == "" for call in rendered)
+    assert all(np.abs(call.samples).max() > 0.1 for call in rendered)
+    real = sounds.calm_voice_files()
+    assert real and all(zlib.crc32(os.path.basename(f).encode()) % 2 == 0 for f in real)
+    voice = sounds.calm_real_voice(rng=np.random.default_rng(0), seconds=5.0,
+                                   sample_rate_hz=8000)
+    assert voice.size >= 5 * 8000 and np.abs(voice).max() == pytest.approx(1.0)
 
 
 def test_long_calls_spread_over_the_requested_range():
