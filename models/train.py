@@ -423,9 +423,15 @@ def _precision_line(metadata: Mapping[str, Any]) -> str:
             f"{format_precision_check(check)};\n  {verdict}.\n")
 
 
+def _calibration_rows(calibration: Mapping[str, Any]) -> str:
+    """The reliability table's rows: one per score bin with calls."""
+    return "\n".join(f"| {score:.3f} | {share:.3f} | {calls} |" for score, share, calls in zip(
+        calibration["mean_score"], calibration["fraction_positive"], calibration["calls"]))
+
+
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
-    training, test = metadata["training"], metrics["test"]
+    training, test, validation = metadata["training"], metrics["test"], metrics["validation"]
     sizes = training["splits"]
     rows = "\n".join(
         f"| {split} | {size['calls']} | {size['windows']} | {size['emergency']} | "
@@ -496,6 +502,19 @@ Adam {training['learning_rate']}, batch {training['batch_size']}.
 | category | correct | accuracy |
 |---|---|---|
 {categories}
+
+## Figures on the validation split (call level; thresholds and calibration fitted here)
+- accuracy {_figure(validation['accuracy'])}, recall {_figure(validation['recall'])},
+  precision {_figure(validation['precision'])}, ROC AUC {_figure(validation['roc_auc'])},
+  category accuracy {_figure(validation['category']['accuracy'])}
+
+## Calibration of the emergency score (call level)
+Expected calibration error: validation {_figure(validation['calibration']['ece'])},
+test {_figure(test['calibration']['ece'])}. Validation calls per score bin:
+
+| mean score | share of emergencies | calls |
+|---|---|---|
+{_calibration_rows(validation['calibration'])}
 
 ## Intended use
 Ranking and flagging archived emergency calls for review by analysts of an emergency
