@@ -60,6 +60,10 @@ STYLES = {"emergency": "distress", "normal": "calm", "prank": "amused"}
 CALM_EMERGENCY_SHARE = 0.2
 #: Share of short emergency calls whose caller keeps pleading (빨리요!, 살려 주세요!) at the end.
 PLEADING_SHARE = 0.5
+#: Share of short normal and prank calls heard over a distress scene, and of short
+#: emergencies heard over an everyday one (:func:`_scene`).
+MISLEADING_SCENE_SHARE = 0.2
+QUIET_EMERGENCY_SHARE = 0.15
 #: Share of short emergency and normal calls archived without a transcript.
 AUDIO_ONLY_SHARE = 0.12
 #: Share of the normal calls without a transcript whose caller is a real person speaking
@@ -453,6 +457,21 @@ def _everyday(plan: CallPlan, rng: np.random.Generator) -> str:
     return NORMAL_CATEGORIES[int(rng.integers(len(NORMAL_CATEGORIES)))]
 
 
+def _scene(plan: CallPlan, rng: np.random.Generator) -> str:
+    """The background scene of a short call: an emergency's own distress scene, an
+    everyday one otherwise; but :data:`MISLEADING_SCENE_SHARE` of the other calls are heard
+    over a distress scene (a siren passing, a television scream, a drill's alarm) and
+    :data:`QUIET_EMERGENCY_SHARE` of the emergencies over an everyday one, so that the
+    sound alone is evidence, not proof."""
+    if plan.label == "emergency":
+        if rng.random() < QUIET_EMERGENCY_SHARE:
+            return _everyday(plan, rng)
+        return plan.category
+    if rng.random() < MISLEADING_SCENE_SHARE:
+        return EMERGENCY_CATEGORIES[int(rng.integers(len(EMERGENCY_CATEGORIES)))]
+    return _everyday(plan, rng)
+
+
 def render_call(plan: CallPlan) -> RenderedCall:
     """Renders one planned call; the same plan always gives the same samples."""
     audio_format = channel.FORMATS[plan.audio_format]
@@ -468,8 +487,7 @@ def render_call(plan: CallPlan) -> RenderedCall:
         duration = _short_call(plan, timeline, rng, words)
     n = int(round(duration * sr))
     if episode is None:
-        scene = plan.category if plan.label == "emergency" else _everyday(plan, rng)
-        noise = sounds.background(scene=sounds.SCENES[scene], rng=rng, n_samples=n,
+        noise = sounds.background(scene=sounds.SCENES[_scene(plan, rng)], rng=rng, n_samples=n,
                                   sample_rate_hz=sr)
     else:
         noise = sounds.background(scene=sounds.SCENES[_everyday(plan, rng)], rng=rng,
