@@ -37,6 +37,7 @@ from models.precision import (  # noqa: E402
     resolve_precision,
 )
 from transforms.errors import BundleError, ConfigError, InferenceError  # noqa: E402
+from transforms.lexicon import N_GROUPS  # noqa: E402
 from transforms.spec import (  # noqa: E402
     AUDIO_OUTPUT,
     CATEGORIES,
@@ -44,6 +45,7 @@ from transforms.spec import (  # noqa: E402
     DEFAULT_FEATURES,
     EMERGENCY_OUTPUT,
     GATE_OUTPUT,
+    LEXICON_INPUT,
     LOGMEL_INPUT,
     PRANK_OUTPUT,
     TEXT_OUTPUT,
@@ -97,8 +99,10 @@ def _inputs(config: FeatureConfig, *, n: int, seed: int = 0, vocab_size: int = 1
     rng = np.random.default_rng(seed)
     tokens = rng.integers(0, vocab_size, size=(n, config.text_length)).astype("int32")
     tokens[0] = 0  # one window of a call without a transcript
+    lexicon = rng.integers(0, 4, size=(n, N_GROUPS)).astype("float32")
+    lexicon[0] = 0.0
     return {LOGMEL_INPUT: rng.uniform(-100, 0, (n,) + config.logmel_shape).astype("float32"),
-            TOKENS_INPUT: tokens}
+            TOKENS_INPUT: tokens, LEXICON_INPUT: lexicon}
 
 
 def _edit_json(path: str, name: str, **changes: object) -> None:
@@ -138,7 +142,7 @@ def test_save_load_round_trip_gives_identical_predictions(saved: str, model: ker
         np.testing.assert_allclose(value, got[name], rtol=1e-5, atol=1e-6)
 
     assert (bundle.model_name, bundle.model_version) == ("multimodal", "2026.07.20")
-    assert bundle.input_names == (LOGMEL_INPUT, TOKENS_INPUT)
+    assert bundle.input_names == (LEXICON_INPUT, LOGMEL_INPUT, TOKENS_INPUT)
     assert bundle.thresholds == THRESHOLDS and bundle.metrics == METRICS
     assert bundle.config == DEFAULT_FEATURES
     assert bundle.vocabulary.tokens == vocabulary.tokens
@@ -315,7 +319,7 @@ def test_malformed_manifest_json(copy: str) -> None:
     ({"thresholds": {"prank": 0.5}}, "with an 'emergency' entry"),
     ({"thresholds": {"emergency": 1.5}}, "threshold 'emergency'=1.5 must be a number in [0, 1]"),
     ({"input_names": ["logmel"]}, "lists inputs ['logmel'] but the model takes "
-                                  "['logmel', 'tokens']"),
+                                  "['lexicon', 'logmel', 'tokens']"),
     ({PRECISION_CHECKS_KEY: []}, "precision_checks=[] must be a JSON object"),
     ({PRECISION_CHECKS_KEY: {"float16": {"decisions_changed": {"emergency": 0}}}},
      "has a check for 'float16'; lower precisions are ('bfloat16',)"),
@@ -335,7 +339,7 @@ def test_feature_config_mismatch_names_each_key(copy: str) -> None:
     assert message.endswith("differs from the code's: n_mfcc: bundle=20, code=40")
     message = _load_error(copy, expected_config=FeatureConfig(text_length=32,
                                                               tokens="content_words"))
-    assert ("n_mfcc: bundle=20, code=40; text_length: bundle=48, code=32; "
+    assert ("n_mfcc: bundle=20, code=40; text_length: bundle=96, code=32; "
             "tokens: bundle='morphemes', code='content_words'") in message
 
 
@@ -381,7 +385,7 @@ def test_a_bundle_of_another_config_loads_only_when_asked(small_cnn_bundle: str)
     assert bundle.model_name == "cnn_mel"
     message = _load_error(small_cnn_bundle)
     for key in ("window_s: bundle=1.0, code=7.0", "n_mels: bundle=32, code=128",
-                "n_frames: bundle=101, code=300", "text_length: bundle=8, code=48"):
+                "n_frames: bundle=101, code=300", "text_length: bundle=8, code=96"):
         assert key in message
     scores = predict_windows(bundle, _inputs(SMALL, n=3))  # tokens given, not needed
     assert scores[EMERGENCY_OUTPUT].shape == (3,) and AUDIO_OUTPUT not in scores
@@ -440,11 +444,12 @@ def test_predict_windows_rejects_bad_inputs(saved: str) -> None:
     bundle = load_bundle(saved)
     good = _inputs(DEFAULT_FEATURES, n=2)
     bad_cases = [
-        ({LOGMEL_INPUT: good[LOGMEL_INPUT]}, "lack ['tokens'] that model 'multimodal' needs"),
+        ({LOGMEL_INPUT: good[LOGMEL_INPUT]},
+         "lack ['lexicon', 'tokens'] that model 'multimodal' needs"),
         (good | {TOKENS_INPUT: good[TOKENS_INPUT][:, :5]},
-         "input 'tokens' has shape (2, 5), expected (n_windows, 48)"),
+         "input 'tokens' has shape (2, 5), expected (n_windows, 96)"),
         (good | {TOKENS_INPUT: good[TOKENS_INPUT][:1]},
-         "different numbers of windows: {'logmel': 2, 'tokens': 1}"),
+         "different numbers of windows: {'logmel': 2, 'tokens': 1, 'lexicon': 2}"),
         ({name: value[:0] for name, value in good.items()}, "no windows to score"),
         (good | {LOGMEL_INPUT: np.full_like(good[LOGMEL_INPUT], np.nan)},
          "input 'logmel' holds NaN or Inf"),

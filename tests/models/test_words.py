@@ -251,11 +251,12 @@ def test_refit_gate_command_writes_a_new_version_with_only_the_gate_changed(
     assert after.metadata["training"] == before.metadata["training"]
     assert after.metadata["precision_checks"]["bfloat16"]["model_version"] == \
         after.model_version
+    refitted = (GATE_LAYER, WORDS_PRANK_LAYER, WORDS_CATEGORY_LAYER, spec.EMERGENCY_OUTPUT)
     for layer in before.model.layers:
         same = all(np.array_equal(a, b) for a, b in zip(
             layer.get_weights(), after.model.get_layer(layer.name).get_weights()))
-        assert same == (layer.name not in (GATE_LAYER, WORDS_PRANK_LAYER,
-                                           WORDS_CATEGORY_LAYER, spec.EMERGENCY_OUTPUT)), \
+        # the tiny archive trains no prank: its words model is "never" before and after
+        assert same == (layer.name not in refitted or layer.name == WORDS_PRANK_LAYER), \
             layer.name
     assert after.metadata["precision_checks"]["bfloat16"]["thresholds"] == after.thresholds
     remeasured = evaluate_bundle(after, archive=tiny_archive, split="test",
