@@ -449,7 +449,7 @@ def test_predict_windows_rejects_bad_inputs(saved: str) -> None:
         (good | {TOKENS_INPUT: good[TOKENS_INPUT][:, :5]},
          "input 'tokens' has shape (2, 5), expected (n_windows, 96)"),
         (good | {TOKENS_INPUT: good[TOKENS_INPUT][:1]},
-         "different numbers of windows: {'logmel': 2, 'tokens': 1, 'lexicon': 2}"),
+         "different numbers of windows: {'lexicon': 2, 'logmel': 2, 'tokens': 1}"),
         ({name: value[:0] for name, value in good.items()}, "no windows to score"),
         (good | {LOGMEL_INPUT: np.full_like(good[LOGMEL_INPUT], np.nan)},
          "input 'logmel' holds NaN or Inf"),
