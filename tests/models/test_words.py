@@ -11,6 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import scipy.sparse  # noqa: E402
 
 from models.builders import build_multimodal  # noqa: E402
 from models.bundle import MODEL_CARD_FILE, load_bundle  # noqa: E402
@@ -77,7 +78,7 @@ def _marked_transcripts(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return tokens, labels
 
 
-def _design(tokens: np.ndarray) -> "scipy.sparse.csr_matrix":  # noqa: F821
+def _design(tokens: np.ndarray) -> scipy.sparse.csr_matrix:
     return words_design(tokens, np.zeros((len(tokens), 1)), vocab_size=VOCAB_SIZE,
                         bigram_buckets=BUCKETS)
 
