@@ -167,6 +167,7 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
     from models.bundle import load_bundle
     from models import DEFAULT_BUNDLE
     from transforms.audio import window_count
+    from transforms.lexicon import lexicon_features
     from transforms.text import OktTokenizer
 
     rows = manifest_rows(args.archive)
@@ -195,11 +196,13 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
                 mels.append(fit_frames(db, MODEL_FRAMES))
             t2 = time.perf_counter()
             text = row.get("transcript") or ""
-            ids = vocab.encode(tokenizer.tokenize(text) if text.strip() else [],
-                               length=text_length)
+            tokens = tokenizer.tokenize(text) if text.strip() else []
+            ids = vocab.encode(tokens, length=text_length)
             t3 = time.perf_counter()
             model.predict({"logmel": np.stack(mels)[..., np.newaxis],
-                           "tokens": np.tile(ids, (n_windows, 1))}, verbose=0)
+                           "tokens": np.tile(ids, (n_windows, 1)),
+                           "lexicon": np.tile(lexicon_features(tokens), (n_windows, 1))},
+                          verbose=0)
             t4 = time.perf_counter()
         except Exception as error:  # noqa: BLE001 - a benchmark counts failures, no more
             errors.append(f"{row['call_id']}: {type(error).__name__}: {error}")
