@@ -57,7 +57,7 @@ VGG_GREY_MEAN = (103.939 + 116.779 + 123.68) / 3
 #: Embedding width of the text branch (the seed's 100).
 EMBEDDING_DIM = 100
 DROPOUT_RATE = 0.3
-#: L2 penalty on the weights of the multimodal model's n-gram gate (per weight, added to
+#: L2 penalty on the weights of the multimodal model's words models (per weight, added to
 #: the loss of every batch) while the network trains; the refit after the fit has its own
 #: (``models.words.DEFAULT_GATE_L2``, on the summed log loss).
 GATE_L2 = 1e-4

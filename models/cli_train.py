@@ -69,12 +69,12 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_gate_l2_argument(parser: argparse.ArgumentParser) -> None:
-    """``--gate-l2``, the L2 penalty of the n-gram gate's refit (train, compare,
+    """``--gate-l2``, the L2 penalty of the words models' refit (train, compare,
     refit-gate)."""
     parser.add_argument("--gate-l2", type=float, default=TrainOptions().gate_l2,
-                        help="L2 penalty of the logistic regression that refits the "
-                             "multimodal verdict's n-gram gate on the training transcripts "
-                             "after the fit (default: %(default)s)")
+                        help="L2 penalty of the logistic regressions that refit the "
+                             "multimodal model's words models (gate, prank, category) on the "
+                             "training transcripts after the fit (default: %(default)s)")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

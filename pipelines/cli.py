@@ -29,7 +29,7 @@ COMMANDS = {
     "check-precision": ("models.cli_check_precision",
                         "check a bundle's scores in bfloat16 and record the result"),
     "refit-gate": ("models.cli_refit_gate",
-                   "refit a multimodal bundle's n-gram gate on a labelled archive"),
+                   "refit a multimodal bundle's words models and recalibrate its verdict"),
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
 }
