@@ -27,7 +27,7 @@ setup(
         "numpy>=1.26,<2.5",
         "scipy>=1.11,<1.18",  # sparse designs of the words models (models/words.py)
         "pyarrow>=14,<26",
-        "scikit-learn>=1.4,<1.10",  # evaluation metrics and curves
+        "scikit-learn>=1.4,<1.10",  # the words models' refit; evaluation metrics and curves
         "matplotlib>=3.8,<3.12",
         "onnxruntime>=1.17,<1.33",  # the speech detector (transforms/speech.py)  # ROC and PR plots of `call-triage evaluate --plots`
         "google-cloud-storage>=2.14,<4",
