@@ -162,7 +162,7 @@ def test_plan_is_fixed_by_the_seed_and_mixes_as_documented():
     assert all(not p.long and p.label != "prank" for p in audio_only)
 
 
-def test_calls_without_a_transcript_are_spoken_and_some_by_a_real_voice(tmp_path):
+def test_calls_without_a_transcript_are_spoken_and_the_real_voice_is_the_even_half():
     plans = [p for p in corpus.plan_corpus(n_calls=400, seed=3) if p.audio_only]
     normal = [p for p in plans if p.label == "normal"][:6]
     emergency = next(p for p in plans if p.label == "emergency")
