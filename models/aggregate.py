@@ -1,8 +1,8 @@
 """Per-call aggregation: the model scores windows, the reports need one row per call.
 
-:func:`aggregate_windows` pools the window outputs of :func:`models.bundle.predict_windows`
+:func:`aggregate_windows` pools the window outputs of :func:`models.serving.predict_windows`
 into :class:`CallScores` (the score, category and evidence columns of the ``calls`` report,
-DESIGN §4). Pure numpy.
+docs/reports.md). Pure numpy.
 """
 
 from __future__ import annotations
@@ -60,19 +60,20 @@ def _check_options(*, method: str, k: int, window_s: float) -> None:
 
 def _check_windows(*, outputs: Mapping[str, np.ndarray], window_starts_s: np.ndarray,
                    duration_s: float) -> None:
-    """Raise InferenceError unless the outputs and starts describe the same windows."""
+    """Raise ValueError unless the outputs and starts describe the same windows, and
+    InferenceError for non-finite outputs (the model's answer to this call's inputs)."""
     if window_starts_s.ndim != 1 or len(window_starts_s) < 1:
-        raise InferenceError(f"window_starts_s has shape {window_starts_s.shape}, "
+        raise ValueError(f"window_starts_s has shape {window_starts_s.shape}, "
                              f"expected (n_windows,) with n_windows >= 1")
     if not math.isfinite(duration_s) or duration_s <= 0:
-        raise InferenceError(f"duration_s={duration_s} must be > 0")
+        raise ValueError(f"duration_s={duration_s} must be > 0")
     bad = window_starts_s[~((window_starts_s >= 0) & (window_starts_s < duration_s))]
     if bad.size:
-        raise InferenceError(f"window starts {bad[:5].tolist()} s are outside the call "
+        raise ValueError(f"window starts {bad[:5].tolist()} s are outside the call "
                              f"[0, duration_s={duration_s})")
     missing = [name for name in (EMERGENCY_OUTPUT, CATEGORY_OUTPUT) if name not in outputs]
     if missing:
-        raise InferenceError(f"outputs {sorted(outputs)} lack {missing}")
+        raise ValueError(f"outputs {sorted(outputs)} lack {missing}")
     n_windows = len(window_starts_s)
     wanted = {CATEGORY_OUTPUT: (n_windows, len(CATEGORIES))} | {
         name: (n_windows,) for name in SIGMOID_OUTPUTS}
@@ -80,7 +81,7 @@ def _check_windows(*, outputs: Mapping[str, np.ndarray], window_starts_s: np.nda
         if name not in outputs:
             continue
         if outputs[name].shape != shape:
-            raise InferenceError(f"output {name!r} has shape {outputs[name].shape}, expected "
+            raise ValueError(f"output {name!r} has shape {outputs[name].shape}, expected "
                                  f"{shape} for {n_windows} window starts")
         if not np.all(np.isfinite(outputs[name])):
             raise InferenceError(f"output {name!r} holds NaN or Inf")
@@ -120,9 +121,9 @@ def aggregate_windows(*, outputs: Mapping[str, np.ndarray], window_starts_s: np.
     - Evidence: the window with the highest emergency score (the earliest on ties), from
       its start to ``min(start + window_s, duration_s)``.
 
-    Raises :class:`ConfigError` for a bad ``method``, ``k`` or ``window_s``, and
-    :class:`InferenceError` for outputs that do not match the windows (lengths, shapes,
-    NaN/Inf, starts outside the call, no windows).
+    Raises :class:`ConfigError` for a bad ``method``, ``k`` or ``window_s``, ValueError
+    for outputs that do not match the windows (lengths, shapes, starts outside the call,
+    no windows), and :class:`InferenceError` for NaN/Inf outputs.
     """
     _check_options(method=method, k=k, window_s=window_s)
     starts = np.asarray(window_starts_s, dtype=np.float64)

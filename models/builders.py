@@ -47,6 +47,7 @@ from transforms.spec import (
     PRANK_OUTPUT,
     TEXT_OUTPUT,
     TOKENS_INPUT,
+    MODEL_INPUTS,
     FeatureConfig,
 )
 
@@ -108,8 +109,10 @@ def _check_audio_shape(config: FeatureConfig) -> None:
     _check_floor_db(config)
 
 
-def _logmel_input(config: FeatureConfig) -> keras.KerasTensor:
-    return keras.Input(shape=config.logmel_shape, dtype="float32", name=LOGMEL_INPUT)
+def _input(name: str, config: FeatureConfig) -> keras.KerasTensor:
+    """The Keras input ``name`` with the shape and dtype :data:`MODEL_INPUTS` gives it."""
+    spec = MODEL_INPUTS[name]
+    return keras.Input(shape=spec.shape(config), dtype=spec.dtype, name=name)
 
 
 def _pool_over_time(maps: keras.KerasTensor) -> keras.KerasTensor:
@@ -182,7 +185,7 @@ def build_cnn_mel(*, config: FeatureConfig,
     """
     _check_audio_shape(config)
     _check_pooling(audio_pooling)
-    logmel = _logmel_input(config)
+    logmel = _input(LOGMEL_INPUT, config)
     features = _audio_branch(logmel, config=config, pooling=audio_pooling)
     return keras.Model(inputs={LOGMEL_INPUT: logmel}, outputs=_common_heads(features),
                        name="cnn_mel")
@@ -196,7 +199,7 @@ def build_lstm_mfcc(*, config: FeatureConfig) -> keras.Model:
     the mean dB, higher coefficients stay near ±10, so no single fixed scale fits) →
     LSTM 128 → Dense 64 → heads ``EMERGENCY_OUTPUT`` and ``CATEGORY_OUTPUT``.
     """
-    mfcc = keras.Input(shape=config.mfcc_shape, dtype="float32", name=MFCC_INPUT)
+    mfcc = _input(MFCC_INPUT, config)
     x = keras.layers.BatchNormalization(name="mfcc_norm")(mfcc)
     x = keras.layers.LSTM(128, name="mfcc_lstm")(x)
     x = keras.layers.Dense(64, activation="relu", name="mfcc_dense")(x)
@@ -231,7 +234,7 @@ def build_vgg16_transfer(*, config: FeatureConfig, weights_path: str | None = No
                 f"weights_path={weights_path!r} does not hold VGG-16 (no top) weights: {exc}"
             ) from exc
         base.trainable = False
-    logmel = _logmel_input(config)
+    logmel = _input(LOGMEL_INPUT, config)
     scale = 255.0 / -config.floor_db
     x = keras.layers.Rescaling(scale, offset=255.0 - VGG_GREY_MEAN, name="logmel_grey")(logmel)
     x = keras.layers.Resizing(VGG_IMAGE_SIZE, VGG_IMAGE_SIZE, name="logmel_resize")(x)
@@ -275,9 +278,9 @@ def build_multimodal(*, config: FeatureConfig, vocab_size: int,
         raise ConfigError(f"vocab_size={vocab_size} must be >= 2 (PAD and OOV)")
     _check_audio_shape(config)
     _check_pooling(audio_pooling)
-    logmel = _logmel_input(config)
-    tokens = keras.Input(shape=(config.text_length,), dtype="int32", name=TOKENS_INPUT)
-    lexicon = keras.Input(shape=(N_GROUPS,), dtype="float32", name=LEXICON_INPUT)
+    logmel = _input(LOGMEL_INPUT, config)
+    tokens = _input(TOKENS_INPUT, config)
+    lexicon = _input(LEXICON_INPUT, config)
     audio = _audio_branch(logmel, config=config, pooling=audio_pooling)
     text = keras.layers.Embedding(
         vocab_size, EMBEDDING_DIM, mask_zero=True, name="token_embedding")(tokens)

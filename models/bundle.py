@@ -30,25 +30,20 @@ import zipfile
 from typing import TYPE_CHECKING, Any, Mapping
 
 import keras
-import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from models.layers import CUSTOM_LAYERS
-from models.precision import (PRECISION_CHECKS_KEY, PRECISIONS, check_precision_checks,
+from models.precision import (PRECISION_CHECKS_KEY, check_precision_checks,
                               precision_check_record)
-from transforms.errors import BundleError, ConfigError, InferenceError
-from transforms.lexicon import N_GROUPS
+from transforms.errors import BundleError, ConfigError
 from transforms.spec import (
     CATEGORIES,
     CATEGORY_OUTPUT,
     DEFAULT_FEATURES,
     EMERGENCY_OUTPUT,
-    LEXICON_INPUT,
-    LOGMEL_INPUT,
-    MFCC_INPUT,
+    MODEL_INPUTS,
     SIGMOID_OUTPUTS,
-    TOKENS_INPUT,
     FeatureConfig,
 )
 
@@ -110,16 +105,10 @@ def _is_local(path: str) -> bool:
     return FileSystems.get_scheme(path) is None
 
 
-def _expected_input_shapes(config: FeatureConfig) -> dict[str, tuple[int, ...]]:
-    """Per-example shape of each feature input under ``config``."""
-    return {LOGMEL_INPUT: config.logmel_shape, MFCC_INPUT: config.mfcc_shape,
-            TOKENS_INPUT: (config.text_length,), LEXICON_INPUT: (N_GROUPS,)}
-
-
 def _check_model(model: keras.Model, *, config: FeatureConfig, vocab_size: int) -> None:
     """Raise BundleError unless ``model`` takes ``config``'s inputs and has the outputs
     and vocabulary size the scorer relies on."""
-    expected = _expected_input_shapes(config)
+    expected = {name: spec.shape(config) for name, spec in MODEL_INPUTS.items()}
     if not model.inputs:
         raise BundleError("the model has no inputs")
     for tensor in model.inputs:
@@ -439,68 +428,6 @@ def load_bundle(path: str, *, expected_config: FeatureConfig | None = DEFAULT_FE
                        thresholds=thresholds, metrics=metrics, path=path)
 
 
-def _batch_inputs(bundle: ModelBundle, inputs: Mapping[str, np.ndarray]
-                  ) -> tuple[dict[str, np.ndarray], int]:
-    """The model's inputs from ``inputs``, checked and cast; and the number of windows."""
-    expected = _expected_input_shapes(bundle.config)
-    missing = [name for name in bundle.input_names if name not in inputs]
-    if missing:
-        raise InferenceError(f"inputs {sorted(inputs)} lack {missing} that model "
-                             f"{bundle.model_name!r} needs")
-    arrays = {}
-    for name in bundle.input_names:
-        array = np.asarray(inputs[name], dtype=np.int32 if name == TOKENS_INPUT else np.float32)
-        if array.shape[1:] != expected[name]:
-            raise InferenceError(f"input {name!r} has shape {array.shape}, expected "
-                                 f"(n_windows, {', '.join(map(str, expected[name]))})")
-        if not np.all(np.isfinite(array)):
-            raise InferenceError(f"input {name!r} holds NaN or Inf")
-        arrays[name] = array
-    counts = {name: len(array) for name, array in arrays.items()}
-    if len(set(counts.values())) != 1:
-        raise InferenceError(f"inputs have different numbers of windows: {counts}")
-    n_windows = next(iter(counts.values()))
-    if n_windows == 0:
-        raise InferenceError("there are no windows to score")
-    return arrays, n_windows
-
-
-def with_precision(bundle: ModelBundle, precision: str) -> ModelBundle:
-    """``bundle`` with its model computing in ``precision`` (one of :data:`PRECISIONS`).
-
-    Asking for the bundle's own precision returns ``bundle`` itself. From float32,
-    ``"bfloat16"`` returns a copy whose layers run under Keras's ``mixed_bfloat16`` policy
-    with the same float32 weights, but for the output heads, which stay float32 (a
-    bfloat16 probability has only ~3 digits). On the 2-core AVX512-BF16 development
-    machine the bundled model ran 1.8x faster per window and the call scores of corpus2000
-    moved by at most 0.019 (validation) and 0.015 (test), none across the emergency
-    threshold; as that threshold was chosen in float32, a bundle's own check
-    (:func:`record_precision_check`) decides whether ``auto``
-    (:func:`models.precision.resolve_precision`) uses it. CPUs without native bfloat16
-    (:func:`models.precision.native_bfloat16`) emulate it and run slower than float32.
-    Raises ConfigError for an unknown precision, or to turn a bfloat16 copy back.
-    """
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision={precision!r} must be one of {PRECISIONS}")
-    if precision == bundle.precision:
-        return bundle
-    if bundle.precision != "float32":
-        raise ConfigError(f"with_precision copies a float32 bundle, not a {bundle.precision} one")
-
-    heads = set(bundle.model.output_names)
-
-    def in_bfloat16(layer: keras.layers.Layer) -> keras.layers.Layer:
-        config = layer.get_config()
-        if ("dtype" in config and layer.name not in heads
-                and not isinstance(layer, keras.layers.InputLayer)):
-            config["dtype"] = "mixed_bfloat16"
-        return layer.__class__.from_config(config)
-
-    model = keras.models.clone_model(bundle.model, clone_function=in_bfloat16)
-    model.set_weights(bundle.model.get_weights())
-    return dataclasses.replace(bundle, model=model, precision=precision)
-
-
 def record_precision_check(path: str, check: Mapping[str, Any]) -> None:
     """Store ``check`` (:func:`models.evaluate.precision_check`) as
     ``precision_checks[check["precision"]]`` (:func:`precision_check_record`, for the
@@ -534,26 +461,3 @@ def record_precision_check(path: str, check: Mapping[str, Any]) -> None:
                 handle.write(text.encode("utf-8"))
     except OSError as exc:
         raise BundleError(f"cannot write {MANIFEST_FILE} of bundle {path!r}: {exc}") from exc
-
-
-def predict_windows(bundle: ModelBundle, inputs: Mapping[str, np.ndarray], *,
-                    batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Score windows: ``{input name: (n_windows, ...)}`` → ``{output name: float32}``.
-
-    Inputs the model does not take are ignored. Sigmoid outputs come back as
-    ``(n_windows,)``, the category as ``(n_windows, len(CATEGORIES))``. Runs
-    ``model.predict_on_batch`` on batches of ``batch_size`` (on 2 CPU cores it was
-    ~25 % faster than an eager ``model(x, training=False)`` call at batch 64).
-    Raises :class:`InferenceError` for missing, misshapen or non-finite inputs.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size!r} must be an int >= 1")
-    arrays, n_windows = _batch_inputs(bundle, inputs)
-    batches = [bundle.model.predict_on_batch(
-                   {name: array[start:start + batch_size] for name, array in arrays.items()})
-               for start in range(0, n_windows, batch_size)]
-    outputs = {}
-    for name in batches[0]:
-        joined = np.concatenate([batch[name] for batch in batches]).astype(np.float32)
-        outputs[name] = joined[:, 0] if joined.ndim == 2 and joined.shape[1] == 1 else joined
-    return outputs

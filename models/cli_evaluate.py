@@ -16,7 +16,8 @@ import os
 from apache_beam.io.filesystems import FileSystems
 
 from models import DEFAULT_BUNDLE
-from models.bundle import load_bundle, with_precision
+from models.bundle import load_bundle
+from models.serving import with_precision
 from models.cli_train import add_archive_arguments, cache_dir
 from models.dataset import read_labels
 from models.evaluate import evaluate_bundle, format_errors, format_metrics

@@ -21,7 +21,7 @@ DEFAULT_CACHE_DIR = os.path.join(
 def add_archive_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every model command shares: the archive, the feature cache, workers."""
     parser.add_argument("--archive", required=True,
-                        help="labelled archive folder or gs:// prefix (DESIGN §2)")
+                        help="labelled archive folder or gs:// prefix (docs/archive.md)")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
                         help="folder of cached features (default: %(default)s)")
     parser.add_argument("--no-cache", action="store_true",

@@ -18,7 +18,8 @@ import sklearn.calibration
 import sklearn.metrics
 
 from models.aggregate import CallScores, aggregate_windows
-from models.bundle import ModelBundle, predict_windows, with_precision
+from models.bundle import ModelBundle
+from models.serving import predict_windows, with_precision
 from models.dataset import (WindowSet, load_archive_features, relabel, split_calls,
                             window_set)
 from transforms import spec

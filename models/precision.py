@@ -2,7 +2,7 @@
 picks bfloat16.
 
 No TensorFlow here (launchers and benchmarks import it cheaply);
-:func:`models.bundle.with_precision` builds the bfloat16 copy of a model and
+:func:`models.serving.with_precision` builds the bfloat16 copy of a model and
 :func:`models.bundle.record_precision_check` writes a check into a bundle.
 """
 

@@ -25,8 +25,8 @@ class TriageOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         defaults = PrankRules()
-        parser.add_argument("--archive", help="archive folder or gs:// prefix (DESIGN §2)")
-        parser.add_argument("--out", help="report root, folder or gs:// prefix (DESIGN §4)")
+        parser.add_argument("--archive", help="archive folder or gs:// prefix (layout: docs/archive.md)")
+        parser.add_argument("--out", help="report root, folder or gs:// prefix (reports: docs/reports.md)")
         parser.add_argument("--model", default=DEFAULT_BUNDLE,
                             help="model bundle folder or gs:// prefix (default: bundled)")
         parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
@@ -73,7 +73,7 @@ class TriageOptions(PipelineOptions):
             parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
                                 type=type(getattr(defaults, field.name)),
                                 default=getattr(defaults, field.name),
-                                help="prank rule threshold (default: %(default)s)")
+                                help=f"{field.metadata['help']} (default: %(default)s)")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -1,24 +1,26 @@
-"""The Parquet reports of DESIGN §4: schemas, staging and publishing, the run summary.
+"""The reports (docs/reports.md): their names, their Parquet schemas and how a scored
+call or a failed one becomes a row. A new column goes in its schema and its row here.
 
-A run writes every report under ``<out>/_staging/<run_id>/`` first. Only when the pipeline
-has finished does :func:`publish_reports` replace the night's partitions
-(``<out>/<report>/run_date=YYYY-MM-DD/``) with the staged files, and the run summary is
-written last. A run that dies half-way leaves the published partitions as they were.
+Staging and publishing the reports are in :mod:`pipelines.publish`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-from collections import Counter
-from typing import Iterable, Mapping, Sequence
+import zoneinfo
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.rules import reported_prank_score, verdict
+from pipelines.scoring import ScoredCall
 from transforms.records import CallError
+
+if TYPE_CHECKING:
+    from pipelines.settings import TriageSettings
 
 LOG = logging.getLogger(__name__)
 
@@ -31,16 +33,11 @@ REPORTS = (CALLS, EMERGENCIES, PRANK_CANDIDATES, SILENT, ERRORS)
 #: The flagged subsets of ``calls``: report → the flag its rows carry.
 FLAGGED_REPORTS = {EMERGENCIES: "emergency", PRANK_CANDIDATES: "prank_candidate",
                    SILENT: "silent"}
-SUMMARIES = "summaries"
-SUMMARY_FILE = "summary.json"
-STAGING = "_staging"
-FAILURE_MESSAGE_CHARS = 2_000
 #: Compression of every Parquet report (DuckDB, pyarrow, Spark and BigQuery read it).
 PARQUET_CODEC = "zstd"
 #: Files per report and night: one, whatever the runner's parallelism (a night's calls
 #: report is a few MB; thousands of small files slow DuckDB and BigQuery down).
 SHARDS = 1
-INPUTS = "_inputs"
 
 
 ERRORS_SCHEMA = pa.schema([
@@ -103,24 +100,16 @@ def partition_dir(root: str, report: str, run_date: str) -> str:
     return FileSystems.join(root, report, f"run_date={run_date}")
 
 
-def staging_root(out: str, run_id: str) -> str:
-    return FileSystems.join(out, STAGING, run_id)
-
-
-def _files_under(folder: str) -> list[str]:
+def files_under(folder: str) -> list[str]:
+    """The files directly in ``folder`` (local or ``gs://``), sorted."""
     pattern = FileSystems.join(folder, "*")
     return sorted(meta.path for meta in FileSystems.match([pattern])[0].metadata_list)
-
-
-def _delete(paths: Sequence[str]) -> None:
-    if paths:
-        FileSystems.delete(list(paths))
 
 
 def read_report(root: str, report: str, run_date: str, *, columns: Sequence[str]) -> pa.Table:
     """The rows of one partition (only ``columns``), read with pyarrow through FileSystems."""
     tables = []
-    for path in _files_under(partition_dir(root, report, run_date)):
+    for path in files_under(partition_dir(root, report, run_date)):
         with FileSystems.open(path) as handle:
             tables.append(pq.read_table(handle, columns=list(columns)))
     if not tables:
@@ -128,94 +117,57 @@ def read_report(root: str, report: str, run_date: str, *, columns: Sequence[str]
     return pa.concat_tables(tables)
 
 
-def check_invariant(*, input_ids: Iterable[str], scored_ids: Sequence[str],
-                    error_ids: Sequence[str]) -> list[str]:
-    """Problems with "every input call is in calls or errors, exactly once" ([] = holds).
-
-    ``input_ids`` lists every input row (a duplicated manifest id appears once per row);
-    each such row must be matched by exactly one row of ``calls`` or ``errors``.
-    """
-    expected = Counter(input_ids)
-    got = Counter(scored_ids) + Counter(error_ids)
-    problems = []
-    missing = expected - got
-    extra = got - expected
-    if missing:
-        problems.append(f"{sum(missing.values())} input calls in neither calls nor errors, "
-                        f"e.g. {sorted(missing)[:5]}")
-    if extra:
-        problems.append(f"{sum(extra.values())} report rows beyond the input, "
-                        f"e.g. {sorted(extra)[:5]}")
-    both = set(scored_ids) & set(error_ids)
-    if both:
-        problems.append(f"{len(both)} calls in both calls and errors, e.g. {sorted(both)[:5]}")
-    return problems
+def parse_started_at(value: Optional[str], *, timezone: dt.tzinfo) -> Optional[dt.datetime]:
+    """ISO 8601 → aware UTC datetime; a value without an offset is the call centre's local
+    time (``timezone``). None if absent or not ISO 8601 (logged without the value)."""
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        LOG.warning("a started_at of %d characters is not ISO 8601; written as null",
+                    len(value))
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone)
+    return parsed.astimezone(dt.timezone.utc)
 
 
-def publish_reports(*, out: str, staging: str, run_date: str) -> None:
-    """Replace the night's partitions of every report by the staged ones.
-
-    The summary of the night is removed first and written again only after publishing
-    (:func:`write_summary`), so a reader never takes a half-published night for a finished one.
-    """
-    _delete(_files_under(partition_dir(out, SUMMARIES, run_date)))
-    for report in REPORTS:
-        staged = _files_under(partition_dir(staging, report, run_date))
-        _delete(_files_under(partition_dir(out, report, run_date)))
-        target = partition_dir(out, report, run_date)
-        destinations = [FileSystems.join(target, path.rsplit("/", 1)[-1]) for path in staged]
-        if not staged:
-            continue
-        if not FileSystems.exists(target):
-            FileSystems.mkdirs(target)
-        FileSystems.rename(staged, destinations)
-    LOG.info("published %s partitions of run_date=%s under %s", len(REPORTS), run_date, out)
-
-
-def is_published(*, out: str, run_date: str) -> bool:
-    """Whether the night ``run_date`` has a published summary under ``out``."""
-    return FileSystems.exists(FileSystems.join(partition_dir(out, SUMMARIES, run_date),
-                                               SUMMARY_FILE))
-
-
-def write_summary(*, out: str, run_date: str, summary: Mapping) -> str:
-    """Write the run summary last; returns its path."""
-    path = FileSystems.join(partition_dir(out, SUMMARIES, run_date), SUMMARY_FILE)
-    with FileSystems.create(path) as handle:
-        handle.write(json.dumps(summary, indent=2, sort_keys=True, default=str).encode())
-    return path
-
-
-def stale_staging(*, out: str, run_date: str, run_id: str) -> list[str]:
-    """The staging folders other runs of the night ``run_date`` left under ``out`` (run ids
-    start with their run date): stale once this run holds the night's lease."""
-    pattern = FileSystems.join(out, STAGING, f"{run_date}-*", "**")
-    prefix = FileSystems.join(out, STAGING, "")
-    folders = {prefix + meta.path[len(prefix):].split("/", 1)[0]
-               for meta in FileSystems.match([pattern])[0].metadata_list}
-    return sorted(folder for folder in folders if not folder.endswith("/" + run_id))
-
-
-def write_failure(*, out: str, run_date: str, run_id: str, error: BaseException) -> str:
-    """Record that run ``run_id`` failed, beside the night's summary (the published night,
-    if any, is left as it was); returns the record's path. The message is cut to
-    :data:`FAILURE_MESSAGE_CHARS`."""
-    path = FileSystems.join(partition_dir(out, SUMMARIES, run_date), f"failed-{run_id}.json")
-    record = {"status": "failed", "run_id": run_id, "run_date": run_date,
-              "failed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-              "error_type": type(error).__name__,
-              "message": str(error)[:FAILURE_MESSAGE_CHARS]}
-    with FileSystems.create(path) as handle:
-        handle.write(json.dumps(record, indent=2).encode())
-    return path
-
-
-def remove_staging(staging: str) -> None:
-    """Delete what a run staged (after publishing): a local folder tree, or every object
-    under a ``gs://`` prefix (object stores have no folders, so ``exists`` is False there)."""
-    if FileSystems.exists(staging):
-        FileSystems.delete([staging])
-        return
-    leftovers = FileSystems.match([FileSystems.join(staging, "**")])[0].metadata_list
-    if leftovers:
-        FileSystems.delete([meta.path for meta in leftovers])
+def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.datetime
+             ) -> dict[str, Any]:
+    """One row of the ``calls`` report (:func:`pipelines.reports.calls_schema`); with
+    ``settings.include_transcripts``, the transcript the features step kept in the
+    call's record (``ExtractFeatures(keep_transcript=True)``, so it is read once)."""
+    scores = call.scores
+    flag = verdict(emergency_score=scores.emergency_score, reasons=call.reasons,
+                   emergency_threshold=settings.emergency_threshold, rules=settings.rules,
+                   silent=call.silent)
+    row = {
+        "call_id": call.record.call_id,
+        "audio_uri": call.record.audio_uri,
+        "started_at": parse_started_at(call.record.started_at,
+                                       timezone=zoneinfo.ZoneInfo(settings.timezone)),
+        "line": call.record.line,
+        "caller_hash": call.caller_hash,
+        "duration_s": float(call.duration_s),
+        "sample_rate_hz": int(call.sample_rate_hz),
+        "speech_s": call.speech_s,
+        "audio_warnings": list(call.audio_warnings),
+        "emergency_score": float(scores.emergency_score),
+        "audio_score": None if scores.audio_score is None else float(scores.audio_score),
+        "text_score": None if scores.text_score is None else float(scores.text_score),
+        "category": scores.category,
+        "category_score": float(scores.category_score),
+        "prank_score": float(reported_prank_score(reasons=call.reasons,
+                                                  model_prank_score=scores.prank_score)),
+        "prank_reasons": sorted(name for name, _ in call.reasons),
+        "evidence_start_s": float(scores.evidence_start_s),
+        "evidence_end_s": float(scores.evidence_end_s),
+        "flag": flag,
+        "model_name": settings.model_name,
+        "model_version": settings.model_version,
+        "scored_at": scored_at,
+    }
+    if settings.include_transcripts:
+        row["transcript"] = call.record.transcript
+    return row

@@ -1,4 +1,4 @@
-"""Plan and generate a synthetic archive: audio files plus ``manifest.csv`` (DESIGN §2).
+"""Plan and generate a synthetic archive: audio files plus ``manifest.csv`` (docs/archive.md).
 
 :func:`plan_corpus` decides every call up front, from the seed alone: label, category,
 template (and so split), line, caller, start time, format and length. :func:`render_call`

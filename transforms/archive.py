@@ -1,4 +1,4 @@
-"""Reading an archive (DESIGN §2): list its calls, read transcripts, open audio.
+"""Reading an archive (docs/archive.md): list its calls, read transcripts, open audio.
 
 An archive is a folder, local or ``gs://bucket/prefix``. Every file access goes through
 :class:`apache_beam.io.filesystems.FileSystems`, so local paths and ``gs://`` URIs behave
@@ -41,7 +41,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl", "manifest.parquet")
 #: Manifest columns that must be present.
 REQUIRED_COLUMNS = ("call_id", "audio")
-#: Manifest columns read (DESIGN §2 plus the training columns); others are ignored.
+#: Manifest columns read (docs/archive.md plus the training columns); others are ignored.
 KNOWN_COLUMNS = REQUIRED_COLUMNS + (
     "transcript", "transcript_path", "started_at", "caller_id", "line", "label", "category",
     "split", "event_start_s", "event_end_s",
@@ -140,7 +140,7 @@ def decode_transcript(data: bytes, *, name: str) -> str:
 
 
 def caller_text_from_aihub(payload: dict, *, name: str) -> str:
-    """The caller's words from an AI Hub 119-call label (DESIGN §2).
+    """The caller's words from an AI Hub 119-call label (docs/archive.md).
 
     ``payload["utterances"]`` is a list of ``{"startAt", "endAt", "text", "speaker"}``
     (times in ms; speaker 1 = caller, 0 = call-taker; given as int or string). The

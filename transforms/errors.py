@@ -60,7 +60,7 @@ class TokenizerError(CallInputError):
 
 
 class InferenceError(CallInputError):
-    """The model could not score one call's inputs (e.g. a shape it cannot take)."""
+    """The model gave unusable outputs (NaN or Inf) for one call's inputs."""
 
     stage = "inference"
 

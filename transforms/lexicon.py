@@ -3,7 +3,7 @@ counted in a transcript's tokens.
 
 A model that learns words only from training sentences knows only those sentences. The
 lexicon carries what transfers to sentences nobody wrote for training: the words of each
-emergency category of the taxonomy (DESIGN §3), and the markers that turn those words into
+emergency category of the taxonomy (docs/taxonomy.md), and the markers that turn those words into
 something else: urgency, time long past, a resolved or cancelled problem, a hypothetical or
 a drill, television and games, a question for the line, thanks, a wrong number, and a joke.
 :func:`lexicon_features` turns the Okt tokens of a transcript (``morphemes``: unstemmed,

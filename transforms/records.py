@@ -10,7 +10,7 @@ from transforms.errors import CallInputError
 
 @dataclasses.dataclass(frozen=True)
 class CallRecord:
-    """One call as the archive lists it (DESIGN §2). Nothing here has been read yet.
+    """One call as the archive lists it (docs/archive.md). Nothing here has been read yet.
 
     ``transcript`` is inline text (manifest column); ``transcript_uri`` a sidecar to read
     (``.txt`` or AI Hub ``.json``, told apart by extension). ``source_uri`` says where the
@@ -36,7 +36,7 @@ class CallRecord:
 
 @dataclasses.dataclass(frozen=True)
 class CallError:
-    """One call that could not be processed: a row of the errors report (DESIGN §4)."""
+    """One call that could not be processed: a row of the errors report (docs/reports.md)."""
 
     call_id: str
     source_uri: str

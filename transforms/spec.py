@@ -10,15 +10,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from transforms.errors import ConfigError
+from transforms.lexicon import N_GROUPS
 
-#: Model input names, shared by the feature code, the model builders and the handlers.
-LOGMEL_INPUT = "logmel"  # float32 (n_mels, n_frames, 1): log-mel window in dB
-MFCC_INPUT = "mfcc"  # float32 (n_frames, n_mfcc): MFCC sequence of the same window
-TOKENS_INPUT = "tokens"  # int32 (text_length,): transcript token ids, 0 = PAD
-#: float32 (transforms.lexicon.N_GROUPS,): tokens of the transcript in each lexicon group (0-3)
+#: Model input names; :data:`MODEL_INPUTS` gives each one's shape and dtype.
+LOGMEL_INPUT = "logmel"
+MFCC_INPUT = "mfcc"
+TOKENS_INPUT = "tokens"
 LEXICON_INPUT = "lexicon"
 
 #: Model output names.
@@ -46,7 +46,7 @@ EMERGENCY_CATEGORIES = (
     "fire", "medical", "storm", "earthquake", "fall", "collapse", "help_request",
 )
 NORMAL_CATEGORIES = ("normal_indoor", "normal_outdoor")
-#: Category slugs of DESIGN §3, in the order of the model's category output.
+#: Category slugs of docs/taxonomy.md, in the order of the model's category output.
 CATEGORIES = EMERGENCY_CATEGORIES + NORMAL_CATEGORIES
 SPLITS = ("train", "validation", "test")
 
@@ -141,3 +141,41 @@ class FeatureConfig:
 
 
 DEFAULT_FEATURES = FeatureConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInput:
+    """One model input, per window: its ``dtype`` and its ``shape`` under a config."""
+
+    name: str
+    dtype: str
+    shape_of: Callable[[FeatureConfig], tuple[int, ...]]
+    doc: str
+
+    def shape(self, config: FeatureConfig) -> tuple[int, ...]:
+        """The per-window shape (no batch axis) under ``config``."""
+        return self.shape_of(config)
+
+
+#: Every model input, by name: the one definition the builders, the bundle checks, the
+#: serving code and :func:`transforms.features.window_inputs` all read.
+MODEL_INPUTS: Mapping[str, ModelInput] = {
+    spec.name: spec for spec in (
+        ModelInput(LOGMEL_INPUT, "float32", lambda config: config.logmel_shape,
+                   "(n_mels, n_frames, 1): the window's log-mel spectrogram in dB"),
+        ModelInput(MFCC_INPUT, "float32", lambda config: config.mfcc_shape,
+                   "(n_frames, n_mfcc): the MFCC sequence of the same window"),
+        ModelInput(TOKENS_INPUT, "int32", lambda config: (config.text_length,),
+                   "(text_length,): the transcript's token ids, 0 = PAD"),
+        ModelInput(LEXICON_INPUT, "float32", lambda config: (N_GROUPS,),
+                   "(lexicon.N_GROUPS,): the transcript's tokens in each lexicon group, 0-3"),
+    )
+}
+
+
+def model_input(name: str) -> ModelInput:
+    """The :class:`ModelInput` called ``name``; ConfigError for an unknown name."""
+    try:
+        return MODEL_INPUTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model input {name!r}; known: {sorted(MODEL_INPUTS)}") from None

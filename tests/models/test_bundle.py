@@ -24,19 +24,18 @@ from models.bundle import (  # noqa: E402
     MODEL_FILE,
     VOCABULARY_FILE,
     load_bundle,
-    predict_windows,
     read_bundle_metadata,
     record_precision_check,
     save_bundle,
-    with_precision,
 )
+from models.serving import predict_windows, with_precision  # noqa: E402
 from models.precision import (  # noqa: E402
     PRECISION_CHECKS_KEY,
     native_bfloat16,
     precision_check_record,
     resolve_precision,
 )
-from transforms.errors import BundleError, ConfigError, InferenceError  # noqa: E402
+from transforms.errors import BundleError, ConfigError  # noqa: E402
 from transforms.lexicon import N_GROUPS  # noqa: E402
 from transforms.spec import (  # noqa: E402
     AUDIO_OUTPUT,
@@ -455,7 +454,7 @@ def test_predict_windows_rejects_bad_inputs(saved: str) -> None:
          "input 'logmel' holds NaN or Inf"),
     ]
     for inputs, message in bad_cases:
-        with pytest.raises(InferenceError) as info:
+        with pytest.raises(ValueError) as info:
             predict_windows(bundle, inputs)
         assert message in str(info.value)
     with pytest.raises(ConfigError, match="batch_size=0"):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from pipelines.cli import EXIT_USAGE, main
-from pipelines.triage import EXIT_ERROR_RATE
+from pipelines.options import EXIT_ERROR_RATE
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE_CALL = os.path.join(REPO, "examples", "archive", "audio", "syn7-00000.wav")

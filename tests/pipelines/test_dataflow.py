@@ -11,7 +11,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.portability.api import beam_runner_api_pb2
 
 from models import DEFAULT_BUNDLE
-from pipelines.triage import build_pipeline, settings_from_options
+from pipelines.settings import settings_from_options
+from pipelines.triage import build_pipeline
 
 
 

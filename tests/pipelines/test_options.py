@@ -9,8 +9,9 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from models import DEFAULT_BUNDLE
-from pipelines.triage import (CALLER_KEY_ENV, CallerKeySource,
-                              parse_started_at, settings_from_options)
+from pipelines.options import CALLER_KEY_ENV
+from pipelines.reports import parse_started_at
+from pipelines.settings import CallerKeySource, settings_from_options
 from transforms.errors import ConfigError
 
 SEOUL = dt.timezone(dt.timedelta(hours=9))

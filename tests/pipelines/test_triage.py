@@ -22,10 +22,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import reports
-from pipelines import lease, triage
+from pipelines import publish, reports
+from pipelines import lease
 from models import DEFAULT_BUNDLE
-from pipelines.triage import format_summary, run
+from pipelines.summary import format_summary
+from pipelines.triage import run
 from transforms import archive as archive_module
 from transforms.audio import encode_audio
 from transforms.errors import LeaseError, ReportError
@@ -158,7 +159,7 @@ def test_reports_have_the_designed_schema_and_partitions(night):
         assert column.compression == "ZSTD"
     errors = pq.read_table(str(out / "errors" / f"run_date={RUN_DATE}"))
     assert errors.schema.equals(reports.ERRORS_SCHEMA, check_metadata=False)
-    assert not os.path.exists(out / reports.STAGING / night["second"]["run_id"])
+    assert not os.path.exists(out / publish.STAGING / night["second"]["run_id"])
     summary = json.loads((out / "summaries" / f"run_date={RUN_DATE}" / "summary.json")
                          .read_text())
     assert summary["status"] == "complete" and summary["run_id"] == night["second"]["run_id"]
@@ -278,8 +279,8 @@ def test_a_broken_invariant_publishes_nothing_and_keeps_the_night(night, tmp_pat
     out = tmp_path / "reports"
     shutil.copytree(night["out"], out)
     before = _published(out)
-    real_ids = triage.read_input_ids
-    monkeypatch.setattr(triage, "read_input_ids",
+    real_ids = publish.read_input_ids
+    monkeypatch.setattr(publish, "read_input_ids",
                         lambda staging: real_ids(staging) + ["a-call-nobody-scored"])
     archive = tmp_path / "archive"
     (archive / "audio").mkdir(parents=True)
@@ -293,7 +294,7 @@ def test_a_broken_invariant_publishes_nothing_and_keeps_the_night(night, tmp_pat
             today=dt.date(2026, 11, 23))
 
     assert _published(out) == before
-    assert os.listdir(out / reports.STAGING)  # left for inspection
+    assert os.listdir(out / publish.STAGING)  # left for inspection
     (failure,) = (out / "summaries" / f"run_date={RUN_DATE}").glob("failed-*.json")
     record = json.loads(failure.read_text())
     assert record["status"] == "failed" and record["error_type"] == "ReportError"
@@ -314,7 +315,7 @@ def test_an_empty_archive_keeps_the_published_night_unless_allowed(night, tmp_pa
                                           f"{RUN_DATE} under {out} is kept"):
         run(argv, environ={}, today=dt.date(2026, 11, 23))
     assert _published(out) == before
-    assert not os.listdir(out / reports.STAGING)
+    assert not os.listdir(out / publish.STAGING)
 
     summary = run(argv + ["--allow-empty"], environ={}, today=dt.date(2026, 11, 23))
     assert summary["counts"]["input"] == 0 and summary["status"] == "complete"
@@ -340,8 +341,8 @@ def test_a_run_of_a_night_another_run_holds_is_refused_and_stale_staging_goes(ni
     out = tmp_path / "reports"
     shutil.copytree(night["out"], out)
     before = _published(out)
-    stale = out / reports.STAGING / f"{RUN_DATE}-000000-deadbeef" / "calls"
-    other_night = out / reports.STAGING / "2026-11-21-000000-cafecafe"
+    stale = out / publish.STAGING / f"{RUN_DATE}-000000-deadbeef" / "calls"
+    other_night = out / publish.STAGING / "2026-11-21-000000-cafecafe"
     for folder in (stale, other_night):
         folder.mkdir(parents=True)
         (folder / "part-00000.parquet").write_bytes(b"left by a killed run")

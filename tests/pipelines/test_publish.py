@@ -7,7 +7,7 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import reports
+from pipelines import publish, reports
 
 
 def _stage(root, report: str, run_date: str, ids: list[str], name: str = "part-0.parquet"):
@@ -17,14 +17,14 @@ def _stage(root, report: str, run_date: str, ids: list[str], name: str = "part-0
 
 
 def test_invariant_holds_only_when_every_input_row_is_reported_once():
-    assert reports.check_invariant(input_ids=["a", "b", "c"], scored_ids=["a", "c"],
+    assert publish.check_invariant(input_ids=["a", "b", "c"], scored_ids=["a", "c"],
                                    error_ids=["b"]) == []
-    missing = reports.check_invariant(input_ids=["a", "b"], scored_ids=["a"], error_ids=[])
+    missing = publish.check_invariant(input_ids=["a", "b"], scored_ids=["a"], error_ids=[])
     assert missing and "neither" in missing[0] and "'b'" in missing[0]
-    twice = reports.check_invariant(input_ids=["a"], scored_ids=["a"], error_ids=["a"])
+    twice = publish.check_invariant(input_ids=["a"], scored_ids=["a"], error_ids=["a"])
     assert any("both" in problem for problem in twice)
     # a duplicated manifest id is two input rows and must be two error rows
-    assert reports.check_invariant(input_ids=["d", "d"], scored_ids=[],
+    assert publish.check_invariant(input_ids=["d", "d"], scored_ids=[],
                                    error_ids=["d", "d"]) == []
 
 
@@ -36,8 +36,8 @@ def test_publish_replaces_the_night_and_leaves_other_nights(tmp_path):
     _stage(staging, reports.CALLS, "2026-11-22", ["new-1"])
     _stage(staging, reports.ERRORS, "2026-11-22", ["bad-1"])
 
-    reports.publish_reports(out=str(out), staging=str(staging), run_date="2026-11-22")
-    reports.write_summary(out=str(out), run_date="2026-11-22", summary={"status": "complete"})
+    publish.publish_reports(out=str(out), staging=str(staging), run_date="2026-11-22")
+    publish.write_summary(out=str(out), run_date="2026-11-22", summary={"status": "complete"})
 
     night = reports.read_report(str(out), reports.CALLS, "2026-11-22", columns=["call_id"])
     assert night["call_id"].to_pylist() == ["new-1"]
@@ -45,5 +45,5 @@ def test_publish_replaces_the_night_and_leaves_other_nights(tmp_path):
     assert errors["call_id"].to_pylist() == ["bad-1"]
     older = reports.read_report(str(out), reports.CALLS, "2026-11-21", columns=["call_id"])
     assert older["call_id"].to_pylist() == ["old-night"]
-    summary = out / reports.SUMMARIES / "run_date=2026-11-22" / reports.SUMMARY_FILE
+    summary = out / publish.SUMMARIES / "run_date=2026-11-22" / publish.SUMMARY_FILE
     assert json.loads(summary.read_text())["status"] == "complete"

@@ -1,0 +1,100 @@
+"""The run summary: what a finished night's ``summary.json`` holds, and the short text
+``call-triage run`` prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Sequence
+
+import apache_beam as beam
+import pyarrow as pa
+
+from models.precision import PRECISIONS
+from models.serving import METRICS_NAMESPACE, scored_windows_counter
+
+if TYPE_CHECKING:
+    from pipelines.settings import TriageSettings
+
+
+def run_summary(settings: TriageSettings, *, input_ids: Sequence[str], calls: pa.Table,
+                errors: pa.Table, timings: dict[str, float], counters: dict[str, int]
+                ) -> dict[str, Any]:
+    """The summary of a run whose reports hold ``calls`` (columns ``call_id``, ``flag``)
+    and ``errors`` (``call_id``, ``stage``) for ``input_ids``."""
+    flags = Counter(calls["flag"].to_pylist())
+    return {
+        "status": "complete",
+        "run_id": settings.run_id,
+        "run_date": settings.run_date,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "counts": {
+            "input": len(input_ids),
+            "scored": calls.num_rows,
+            "errors": errors.num_rows,
+            "emergencies": flags.get("emergency", 0),
+            "prank_candidates": flags.get("prank_candidate", 0),
+            "silent": flags.get("silent", 0),
+            "normal": flags.get("normal", 0),
+            "errors_by_stage": dict(sorted(Counter(errors["stage"].to_pylist()).items())),
+        },
+        "invariant": {"statement": "input = scored + errors", "holds": True},
+        "timings": timings,
+        "model": {"name": settings.model_name, "version": settings.model_version,
+                  "bundle": settings.bundle,
+                  "emergency_threshold": settings.emergency_threshold,
+                  "windows_by_precision": windows_by_precision(counters)},
+        "options": settings.describe(),
+        "counters": counters,
+    }
+
+
+def counter_values(result: beam.runners.runner.PipelineResult) -> dict[str, int]:
+    """The job's Beam counters of our namespace (committed values where the runner has them)."""
+    values: dict[str, int] = {}
+    for counter in result.metrics().query()["counters"]:
+        if counter.key.metric.namespace == METRICS_NAMESPACE:
+            value = counter.committed if counter.committed is not None else counter.attempted
+            values[counter.key.metric.name] = values.get(counter.key.metric.name, 0) + value
+    return values
+
+
+def windows_by_precision(counters: dict[str, int]) -> dict[str, int]:
+    """Windows the model scored in each precision, from the job's counters (with
+    ``--inference_precision auto`` each worker chooses its own)."""
+    return {precision: counters[scored_windows_counter(precision)] for precision in PRECISIONS
+            if counters.get(scored_windows_counter(precision))}
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A short human summary and a ready-to-paste DuckDB query over the reports."""
+    counts = summary["counts"]
+    query = (f"SELECT flag, category, count(*) AS calls, round(avg(emergency_score), 3) AS "
+             f"mean_score FROM read_parquet('{summary['options']['out']}/calls/*/*.parquet', "
+             f"hive_partitioning = true) WHERE run_date = '{summary['run_date']}' "
+             f"GROUP BY ALL ORDER BY calls DESC")
+    lines = [
+        f"run {summary['run_id']} ({summary['model']['name']} {summary['model']['version']})",
+        f"  calls:            {counts['input']}",
+        f"  scored:           {counts['scored']}",
+        f"  emergencies:      {counts['emergencies']}",
+        f"  prank candidates: {counts['prank_candidates']}",
+        f"  silent:           {counts['silent']}",
+        f"  errors:           {counts['errors']} {counts['errors_by_stage'] or ''}".rstrip(),
+        "  model windows:    " + (", ".join(
+            f"{n} in {precision}" for precision, n in
+            summary['model']['windows_by_precision'].items()) or "none"),
+        f"  time:             {summary['timings']['total_s']:.1f} s",
+        f"  summary:          {summary['summary_path']}",
+        "",
+        "DuckDB (paste into the duckdb shell, or run with python -c below):",
+        f"  {query}",
+        f"  .venv/bin/python -c \"import duckdb; duckdb.sql(\\\"{query}\\\").show()\"",
+    ]
+    return "\n".join(lines)
+
+
+def error_rate(summary: dict[str, Any]) -> float:
+    """The share of the run's input calls that failed (0 for an empty run)."""
+    counts = summary["counts"]
+    return counts["errors"] / counts["input"] if counts["input"] else 0.0
