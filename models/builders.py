@@ -69,8 +69,8 @@ DEFAULT_MODEL = "multimodal"
 #: wherever it falls in the window).
 AUDIO_POOLINGS = ("flatten", "time")
 #: The pooling each model with an audio branch uses unless told otherwise. ``cnn_mel`` is
-#: the seed's; the multimodal default pools over time, which generalises to unseen calls
-#: better (models/README.md, "Audio pooling over time").
+#: the seed's; the multimodal default pools over time, which generalises better to calls
+#: unlike the training ones.
 DEFAULT_AUDIO_POOLING = {"cnn_mel": "flatten", "multimodal": "time"}
 
 # The audio branch's first Conv2D (5×5, valid) and two MaxPool (4, 2) need at least this.

@@ -22,7 +22,6 @@ from transforms.errors import CallTriageError
 
 #: sub-command -> (module, one-line help)
 COMMANDS = {
-    "features": ("pipelines.features", "extract training features from an archive"),
     "synth": ("synth.cli", "generate a synthetic Korean emergency-call archive"),
     "train": ("models.cli_train", "train a model bundle on a labelled archive"),
     "evaluate": ("models.cli_evaluate", "evaluate a model bundle on an archive split"),
@@ -37,7 +36,7 @@ COMMANDS = {
 OPTION_MODULES = {"run": "pipelines.options"}
 #: The commands that run a Beam pipeline: options they do not define go to Beam, which
 #: must know them (``--runner``, ``--project``, ...). Every other command knows all its own.
-BEAM_COMMANDS = ("features", "run")
+BEAM_COMMANDS = ("run",)
 #: Exit codes (README "Exit codes").
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _VERBOSE = ("-v", "--verbose")

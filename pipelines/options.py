@@ -27,8 +27,9 @@ class TriageOptions(PipelineOptions):
         defaults = PrankRules()
         parser.add_argument("--archive", help="archive folder or gs:// prefix (layout: docs/archive.md)")
         parser.add_argument("--out", help="report root, folder or gs:// prefix (reports: docs/reports.md)")
-        parser.add_argument("--model", default=DEFAULT_BUNDLE,
-                            help="model bundle folder or gs:// prefix (default: bundled)")
+        parser.add_argument("--bundle", "--model", dest="bundle", default=DEFAULT_BUNDLE,
+                            help="model bundle folder or gs:// prefix (default: the bundled "
+                                 "model; --model is the same option)")
         parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
                             help="YYYY-MM-DD partition to write (default: yesterday in "
                                  "--timezone, the day a run after midnight closes)")
@@ -58,7 +59,8 @@ class TriageOptions(PipelineOptions):
                             dest="include_transcripts", action="store_true",
                             help="copy transcripts into the calls report (off by default)")
         parser.add_argument("--max_batch_size", "--max-batch-size", dest="max_batch_size",
-                            type=int, default=128, help="windows per model call")
+                            type=int, default=128,
+                            help="windows per model call (default: %(default)s)")
         parser.add_argument("--inference_precision", "--inference-precision",
                             dest="inference_precision", choices=PRECISION_CHOICES,
                             default="auto",

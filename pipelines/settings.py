@@ -169,13 +169,13 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         raise ConfigError("--caller-hash-key would put the key into the job's options (and "
                           "the Dataflow console); give a file with --caller-hash-key-file "
                           f"or set ${CALLER_KEY_ENV}")
-    metadata = read_bundle_metadata(triage.model, expected_config=None)
+    metadata = read_bundle_metadata(triage.bundle, expected_config=None)
     zone = parse_timezone(triage.timezone)
     run_date = parse_run_date(triage.run_date, today=today or dt.datetime.now(zone).date())
     run_id = f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}"
     out = triage.out.rstrip("/")
     return TriageSettings(
-        archive=triage.archive.rstrip("/"), out=out, bundle=triage.model,
+        archive=triage.archive.rstrip("/"), out=out, bundle=triage.bundle,
         run_date=run_date, timezone=triage.timezone, run_id=run_id,
         caller_key=caller_key_source(triage.caller_hash_key_file, environ=environ,
                                      staging=publish.staging_root(out, run_id)),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import datetime as dt
+import shutil
 from zoneinfo import ZoneInfo
 
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from models import DEFAULT_BUNDLE
-from pipelines.options import CALLER_KEY_ENV
+from pipelines.options import CALLER_KEY_ENV, configure_parser
 from pipelines.reports import parse_started_at
+from pipelines.rules import PrankRules
 from pipelines.settings import CallerKeySource, settings_from_options
 from transforms.errors import ConfigError
 
@@ -80,3 +84,23 @@ def test_a_key_on_the_command_line_and_unreadable_key_files_are_refused(tmp_path
     (tmp_path / "empty.key").write_text("  \n", encoding="utf-8")
     with pytest.raises(ConfigError, match="is empty"):
         _settings(f"--caller-hash-key-file={tmp_path / 'empty.key'}")
+
+
+def test_the_bundle_is_named_as_every_command_names_it_and_model_still_works(tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(DEFAULT_BUNDLE, copy)
+    for flag in ("--bundle", "--model"):
+        options = PipelineOptions(["--archive=/a", "--out=/o", f"{flag}={copy}"])
+        settings = settings_from_options(options, environ={})
+        assert settings.bundle == str(copy)
+        assert settings.describe()["model"] == str(copy)
+
+
+def test_each_prank_rule_option_carries_its_own_help():
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    helps = {action.dest: action.help for action in parser._actions}
+    assert "text_audio_mismatch" in helps["mismatch_text_min"]
+    assert "repeat_caller" in helps["repeat_min_calls"]
+    assert "model_prank" in helps["model_min"]
+    assert len({helps[field.name] for field in dataclasses.fields(PrankRules)}) == 6

@@ -1,19 +1,17 @@
-"""The feature-extraction transforms and job on a real archive of good and bad calls."""
+"""The Beam transforms (reading an archive, extracting features) on a real archive of
+good and bad calls."""
 
 from __future__ import annotations
 
 import dataclasses
-import glob
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 
-from pipelines import features as features_job
 from transforms.audio import encode_audio
 from transforms.archive import list_calls
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
@@ -121,34 +119,6 @@ def test_extract_features_keeps_each_calls_window_past_its_look_ahead(mixed_arch
             assert_that(window_starts, equal_to(
                 [(f"{call_id}-{copy}", copy) for copy in range(copies) for call_id in call_ids]),
                 label=f"windows of {tag}")
-
-
-def test_features_job_writes_parquet_that_accounts_for_every_row(mixed_archive, tmp_path):
-    out = tmp_path / "out"
-    features_job.run([], archive=str(mixed_archive), out=str(out), config=DEFAULT_FEATURES)
-
-    features = pq.read_table(glob.glob(str(out / "features" / "*.parquet")))
-    errors = pq.read_table(glob.glob(str(out / "errors" / "*.parquet")))
-
-    windows = features.group_by("call_id").aggregate([("window_index", "count")]).to_pylist()
-    assert {row["call_id"]: row["window_index_count"] for row in windows} == EXPECTED_WINDOWS
-    first = next(row for row in features.to_pylist() if row["call_id"] == "fire")
-    log_mel = np.asarray(first["log_mel"], dtype=np.float32).reshape(128, 300)
-    # a 440 Hz tone: its loudest mel band sits low, well below the 8 kHz top band
-    assert 5 < int(log_mel.mean(axis=1).argmax()) < 40
-    # the config's token set reaches the Beam workers: morphemes keep particles and endings
-    assert first["tokens"][:5] == ["집", "에", "불", "이", "났어요"]
-    assert features.schema.metadata[b"feature_config"]
-
-    error_rows = errors.to_pylist()
-    assert len(set(features["call_id"].to_pylist())) + len(error_rows) == INPUT_ROWS
-    by_id = {(row["call_id"], row["stage"], row["error_type"]) for row in error_rows}
-    assert by_id == EXPECTED_ERRORS
-    messages = {row["call_id"]: row["message"] for row in error_rows}
-    assert "bad_text.txt" in messages["encoding"] and "CP949" in messages["encoding"]
-    assert "missing.wav" in messages["missing"]
-    assert "empty" in messages["empty"]
-    assert "outside the archive root" in messages["escape"]
 
 
 def test_extract_features_keeps_the_transcript_it_read_only_when_asked(mixed_archive):
