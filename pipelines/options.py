@@ -25,54 +25,56 @@ class TriageOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         defaults = PrankRules()
-        parser.add_argument("--archive", help="archive folder or gs:// prefix (layout: docs/archive.md)")
-        parser.add_argument("--out", help="report root, folder or gs:// prefix (reports: docs/reports.md)")
+        parser.add_argument("--archive",
+                            help="archive folder or gs:// prefix (layout: docs/archive.md)")
+        parser.add_argument("--out",
+                            help="report root, folder or gs:// prefix (reports: docs/reports.md)")
         parser.add_argument("--bundle", "--model", dest="bundle", default=DEFAULT_BUNDLE,
                             help="model bundle folder or gs:// prefix (default: the bundled "
                                  "model; --model is the same option)")
-        parser.add_argument("--run_date", "--run-date", dest="run_date", default=None,
+        parser.add_argument("--run-date", "--run_date", dest="run_date", default=None,
                             help="YYYY-MM-DD partition to write (default: yesterday in "
                                  "--timezone, the day a run after midnight closes)")
         parser.add_argument("--timezone", default=DEFAULT_TIMEZONE,
                             help="the call centre's time zone (IANA name): the time of a "
                                  "started_at without an offset, and the default run date "
                                  "(default: %(default)s)")
-        parser.add_argument("--caller_hash_key_file", "--caller-hash-key-file",
+        parser.add_argument("--caller-hash-key-file", "--caller_hash_key_file",
                             dest="caller_hash_key_file", default=None,
                             help="file (local or gs://) holding the key of the caller-id "
                                  "hash, read by each worker (default: "
                                  f"${CALLER_KEY_ENV} on each worker; without either, a random "
                                  "per-run key)")
-        parser.add_argument("--caller_hash_key", "--caller-hash-key", dest="caller_hash_key",
+        parser.add_argument("--caller-hash-key", "--caller_hash_key", dest="caller_hash_key",
                             default=None, help=argparse.SUPPRESS)
-        parser.add_argument("--max_error_rate", "--max-error-rate", dest="max_error_rate",
+        parser.add_argument("--max-error-rate", "--max_error_rate", dest="max_error_rate",
                             type=float, default=DEFAULT_MAX_ERROR_RATE,
                             help="share of the calls that may fail before the run exits with "
                                  f"code {EXIT_ERROR_RATE} (it still publishes; default "
                                  "%(default)s)")
-        parser.add_argument("--allow_empty", "--allow-empty", dest="allow_empty",
+        parser.add_argument("--allow-empty", "--allow_empty", dest="allow_empty",
                             action="store_true",
                             help="let an archive that lists no calls replace a published "
                                  "night (refused by default: an empty manifest is more often "
                                  "a broken export than a quiet night)")
-        parser.add_argument("--include_transcripts", "--include-transcripts",
+        parser.add_argument("--include-transcripts", "--include_transcripts",
                             dest="include_transcripts", action="store_true",
                             help="copy transcripts into the calls report (off by default)")
-        parser.add_argument("--max_batch_size", "--max-batch-size", dest="max_batch_size",
+        parser.add_argument("--max-batch-size", "--max_batch_size", dest="max_batch_size",
                             type=int, default=128,
                             help="windows per model call (default: %(default)s)")
-        parser.add_argument("--inference_precision", "--inference-precision",
+        parser.add_argument("--inference-precision", "--inference_precision",
                             dest="inference_precision", choices=PRECISION_CHOICES,
                             default="auto",
                             help="arithmetic of the model: float32 (as trained), bfloat16 "
-                                 "(~1.8x faster on CPUs with AVX512-BF16 or AMX; scores move "
-                                 "by up to ~0.02), or auto (default): bfloat16 where the CPU "
-                                 "has it natively and the bundle's bfloat16 check changed no "
+                                 "(faster on CPUs with AVX512-BF16 or AMX; scores move a "
+                                 "little: check-precision measures it), or auto (default): "
+                                 "bfloat16 where the CPU has it natively and the bundle's bfloat16 check changed no "
                                  "emergency or prank decision, float32 otherwise; chosen on "
                                  "each worker")
         for field in dataclasses.fields(PrankRules):
             flag = field.name.replace("_", "-")
-            parser.add_argument(f"--{field.name}", f"--{flag}", dest=field.name,
+            parser.add_argument(f"--{flag}", f"--{field.name}", dest=field.name,
                                 type=type(getattr(defaults, field.name)),
                                 default=getattr(defaults, field.name),
                                 help=f"{field.metadata['help']} (default: %(default)s)")

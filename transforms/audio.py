@@ -120,7 +120,7 @@ def to_mono(samples: np.ndarray, *, channel: int | None = None) -> np.ndarray:
     if channel is not None:
         _check_channel(channel, samples.shape[0], name="samples")
         return np.ascontiguousarray(samples[channel], dtype=np.float32)
-    # Row by row: ~10x faster than .mean(axis=0) on the strided blocks soundfile gives.
+    # Row by row: contiguous additions instead of .mean(axis=0) over strided blocks.
     mono = samples[0].astype(np.float32)
     for row in samples[1:]:
         mono += row
@@ -359,8 +359,8 @@ def _mel_bands(config: FeatureConfig) -> tuple[_MelBand, ...]:
 
     A mel filter is a triangle over a few neighbouring bins: at the default config the 128
     filters weigh 1,007 of the 65,664 (bin, filter) pairs. Projecting each block onto its
-    own bins gives the dense product's sums (up to float32 rounding) with ~8x fewer
-    multiplications: 0.05 instead of 0.43 ms per 7-s window here.
+    own bins gives the dense product's sums (up to float32 rounding) with far fewer
+    multiplications.
     """
     basis = librosa.filters.mel(sr=config.sample_rate_hz, n_fft=config.n_fft,
                                 n_mels=config.n_mels, fmin=config.fmin_hz,
@@ -390,7 +390,7 @@ def _power_spectrogram(windows: np.ndarray, *, config: FeatureConfig) -> np.ndar
     Each window is centred with ``n_fft // 2`` zeros on both sides, cut into frames of
     ``n_fft`` samples every ``hop_length``, Hann-weighted and transformed in float32
     (``scipy.fft.rfft``). Same frames and window as ``librosa.stft(center=True,
-    pad_mode="constant")``, without its float64 framing buffers: ~2.5x faster here.
+    pad_mode="constant")``, without its float64 framing buffers.
     """
     pad = config.n_fft // 2
     padded = np.zeros((windows.shape[0], windows.shape[1] + 2 * pad), np.float32)

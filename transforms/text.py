@@ -147,18 +147,14 @@ STOPWORDS = load_stopwords()
 _OKT: Optional[Okt] = None
 _OKT_LOCK = threading.Lock()
 _POOL_NAME = "okt"  # the tokenizer threads (transforms.worker.thread_pool)
-#: The JVM's heap limit (konlpy's default is 1,024 MB). Okt's live data is ~80 MB after a
-#: full collection, but under the default the heap grew to 264-568 MB in a 500-call job,
-#: a large and run-dependent share of the worker's resident memory.
+#: The JVM's heap limit: Okt's live data fits well within it, while konlpy's default
+#: (1,024 MB) lets the heap grow to a large, run-dependent share of a worker's memory.
 OKT_MAX_HEAP_MB = 256
 #: How the JVM starts for Okt (konlpy's own start would add ``-ea`` and let the JVM pick
-#: G1, with collector threads per core). A 256 MB heap of long-lived dictionaries needs no
-#: concurrent collector: with the serial one the 500-call benchmark peaked at 1,566-1,605
-#: MB instead of 1,645-1,861 MB and used 2.4 CPU s less (six runs each). Explicit
-#: collections are ignored: JPype calls ``System.gc()`` when Python's collector runs and
-#: its memory has grown, which in that job meant nine full collections of 0.10-0.16 s,
-#: each stopping Okt; without them the job took 16.3 instead of 17.4 s (mean of six
-#: runs each, side by side), and the JVM's own young collections keep the heap in bounds.
+#: G1, with collector threads per core). A small heap of long-lived dictionaries needs no
+#: concurrent collector, so the serial one saves memory and CPU. Explicit collections are
+#: ignored: JPype calls ``System.gc()`` whenever Python's collector runs, and each full
+#: collection stops Okt; the JVM's own young collections keep the heap in bounds.
 OKT_JVM_OPTIONS = ("-Dfile.encoding=UTF8", f"-Xmx{OKT_MAX_HEAP_MB}m", "-XX:+UseSerialGC",
                    "-XX:+DisableExplicitGC")
 #: What Okt loads from konlpy's ``java`` folder: konlpy's ``OktInterface`` classes and

@@ -52,10 +52,8 @@ def limit_blas_threads() -> threadpoolctl.threadpool_limits:
     (``restore_original_limits()`` undoes it).
 
     Feature work runs in parallel across processes (Beam workers, the training extraction
-    pool). A BLAS thread pool inside each of them only adds threads that spin-wait on the
-    same cores: on the 500-call benchmark archive the job used 50.8 CPU s in-process with
-    OpenBLAS's default pool and 41.5 CPU s with one thread; with two worker processes it
-    took 52 s of wall time, then 38 s.
+    pool) and threads; a BLAS thread pool inside each of them only adds threads that
+    spin-wait on the same cores.
     """
     return threadpoolctl.threadpool_limits(limits=1, user_api="blas")
 
@@ -66,11 +64,9 @@ def reuse_freed_memory() -> bool:
     them back to the OS; returns False, changing nothing, where the C library has no
     ``mallopt`` (not glibc).
 
-    The feature path allocates a few 1-10 MB numpy arrays per call (frames, spectra, mel
-    blocks). On the feature threads' heaps glibc gave most of them back to the kernel on
-    free, so every new one was page-faulted in and zeroed again: ~180 page faults per 7-s
-    window. With this, decoding and log-mel on a feature thread took 2.0 instead of 2.5 ms
-    of CPU per window (~3 page faults), the kernel's share falling from 0.43 to 0.01 ms.
+    The feature path allocates a few megabyte-sized numpy arrays per call (frames, spectra,
+    mel blocks). Handed back to the kernel on free, every new one would be page-faulted in
+    and zeroed again; kept, they are reused.
     """
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is None:
@@ -85,11 +81,10 @@ def freeze_startup_objects() -> int:
     (:func:`gc.freeze`); returns how many objects are frozen in all.
 
     Call it once the long-lived state is loaded (TensorFlow, the Keras model, Beam, the
-    JVM bridge): ~560,000 objects that every full collection would otherwise walk again.
-    On the 500-call benchmark archive the in-process job ran 32 full collections taking
-    7.9 s of its ~32 s; after freezing they took ~1.7 s and the job 26–28 s. Objects created
-    later are collected as usual; start-up objects that die later are only freed at exit,
-    where they are unfrozen so that the interpreter's last collection sees them.
+    JVM bridge): hundreds of thousands of objects that every full collection would
+    otherwise walk again. Objects created later are collected as usual; start-up objects
+    that die later are only freed at exit, where they are unfrozen so that the
+    interpreter's last collection sees them.
     """
     gc.freeze()
     _unfreeze_at_exit()
