@@ -56,7 +56,9 @@ def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
     is null for a call with no transcript, ``audio_score``/``text_score`` null for models
     without those heads. ``speech_s``: seconds of speech the speech detector heard
     (:mod:`transforms.speech`); ``audio_warnings``: what is wrong with the file but still
-    scored (``truncated``: it ends before its header says). ``transcript`` exists only when the run asked for it.
+    scored (``truncated``: it ends before its header says). ``prank_reason_scores[i]`` is
+    the score of ``prank_reasons[i]``; ``emergency_threshold`` the one the flag was judged
+    by. ``transcript`` exists only when the run asked for it.
     """
     fields = [
         pa.field("call_id", pa.string(), nullable=False),
@@ -75,9 +77,11 @@ def calls_schema(*, include_transcript: bool = False) -> pa.Schema:
         pa.field("category_score", pa.float64(), nullable=False),
         pa.field("prank_score", pa.float64(), nullable=False),
         pa.field("prank_reasons", pa.list_(pa.string()), nullable=False),
+        pa.field("prank_reason_scores", pa.list_(pa.float64()), nullable=False),
         pa.field("evidence_start_s", pa.float64(), nullable=False),
         pa.field("evidence_end_s", pa.float64(), nullable=False),
         pa.field("flag", pa.string(), nullable=False),
+        pa.field("emergency_threshold", pa.float64(), nullable=False),
         pa.field("model_name", pa.string(), nullable=False),
         pa.field("model_version", pa.string(), nullable=False),
         pa.field("scored_at", pa.timestamp("us", tz="UTC"), nullable=False),
@@ -139,6 +143,7 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.dateti
     ``settings.include_transcripts``, the transcript the features step kept in the
     call's record (``ExtractFeatures(keep_transcript=True)``, so it is read once)."""
     scores = call.scores
+    reasons = sorted(call.reasons)
     flag = verdict(emergency_score=scores.emergency_score, reasons=call.reasons,
                    emergency_threshold=settings.emergency_threshold, rules=settings.rules,
                    silent=call.silent)
@@ -160,10 +165,12 @@ def call_row(call: ScoredCall, *, settings: TriageSettings, scored_at: dt.dateti
         "category_score": float(scores.category_score),
         "prank_score": float(reported_prank_score(reasons=call.reasons,
                                                   model_prank_score=scores.prank_score)),
-        "prank_reasons": sorted(name for name, _ in call.reasons),
+        "prank_reasons": [name for name, _ in reasons],
+        "prank_reason_scores": [float(score) for _, score in reasons],
         "evidence_start_s": float(scores.evidence_start_s),
         "evidence_end_s": float(scores.evidence_end_s),
         "flag": flag,
+        "emergency_threshold": float(settings.emergency_threshold),
         "model_name": settings.model_name,
         "model_version": settings.model_version,
         "scored_at": scored_at,

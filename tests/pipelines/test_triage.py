@@ -202,6 +202,19 @@ def test_repeat_caller_is_a_prank_reason_for_the_planted_caller(night):
     assert all("repeat_caller" in row["prank_reasons"] for row in planted)
     others = [row for call_id, row in by_id.items() if call_id not in night["planted_ids"]]
     assert all("repeat_caller" not in row["prank_reasons"] for row in others)
+    n_calls = len(night["planted_ids"])
+    for row in planted:  # each reason beside its own score; the column shows the largest
+        scores = dict(zip(row["prank_reasons"], row["prank_reason_scores"], strict=True))
+        assert scores["repeat_caller"] == pytest.approx(1 - 1 / n_calls)
+        assert row["prank_score"] >= max(scores.values())
+
+
+def test_every_row_carries_the_threshold_its_flag_was_judged_by(night):
+    threshold = night["second"]["model"]["emergency_threshold"]
+    for row in _calls(night):
+        assert row["emergency_threshold"] == threshold
+        assert (row["flag"] == "emergency") == (
+            row["flag"] != "silent" and row["emergency_score"] >= threshold)
 
 
 def test_long_call_evidence_lies_in_its_emergency_episode(night):
