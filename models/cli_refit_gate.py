@@ -27,9 +27,10 @@ import logging
 from models.bundle import load_bundle, saved_metadata
 from models.cli_train import add_archive_arguments, add_gate_l2_argument, cache_dir
 from models.evaluate import archive_windows, format_metrics
+from models.model_card import GATE_FIT_KEY
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record
-from models.train import (GATE_FIT_KEY, measure_model, model_version, refit_model_words,
-                          weights_digest, write_bundle)
+from models.train import (measure_model, model_version, refit_model_words, weights_digest,
+                          write_bundle)
 from models.words import check_gate_l2
 from transforms import spec
 from transforms.errors import ConfigError

@@ -3,12 +3,13 @@
 :func:`fit_model` compiles and fits a model from :mod:`models.builders` on window sets
 (Adam; binary cross-entropy on the sigmoid heads, sparse categorical cross-entropy on the
 category head with masked windows weighted 0; balanced class weights on the emergency head;
-early stopping on the validation split's call-level ROC AUC, best weights restored).
+early stopping on the validation split's call-level ROC AUC, best weights restored), with
+the batches of :mod:`models.batches`.
 :func:`train_bundle` is ``call-triage train``: features → splits → fit → the multimodal
 words models refitted and the verdict calibrated on the validation split (:mod:`models.words`;
 the kept epoch was chosen with the network's own) → thresholds chosen on the validation
 split at call level → test-split metrics →
-:func:`models.bundle.save_bundle`.
+:func:`models.bundle.save_bundle`, with the model card of :mod:`models.model_card`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import keras
 import numpy as np
 
 from models import builders
+from models.batches import TrainingBatches, drop_unread_gate_weights
 from models.bundle import ModelBundle, save_bundle
 from models.dataset import (
     ArchiveFeatures,
@@ -43,34 +45,24 @@ from models.evaluate import (
     roc_auc,
     choose_thresholds,
     format_metrics,
-    format_precision_check,
     precision_check,
     score_calls,
 )
+from models.model_card import GATE_FIT_KEY, model_card
 from models.words import (DEFAULT_GATE_L2, WordsFit, calibrate_verdict, call_rows,
                           check_gate_l2, refit_words)
-from models.layers import reads_whole_transcript
-from models.precision import PRECISION_CHECKS_KEY, precision_check_record, resolve_precision
+from models.precision import PRECISION_CHECKS_KEY, precision_check_record
 from transforms import spec
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 from transforms.spec import FeatureConfig
-from transforms.text import OOV_ID, PAD_ID, Vocabulary
+from transforms.text import Vocabulary
 
 LOG = logging.getLogger(__name__)
 
 
-#: The figure early stopping watches, and by which the kept epoch is chosen: the emergency
-#: verdict's ROC AUC over the validation split's calls, each scored as the nightly job
-#: scores it (max over its windows; :class:`CallLevelValidation`). The fused head's window
-#: loss swings from epoch to epoch with how the text branch meets the validation split's
-#: unseen templates (0.24 → 0.71 → 0.31 in three epochs), and stopped fits after a few
-#: epochs, before the audio branch had learned much.
+#: Early stopping watches the verdict's call-level validation AUC: the window loss swings by epoch.
 MONITOR = "val_call_auc"
-#: The ``bundle.json`` key that records how the words models were refitted and the verdict
-#: calibrated (:func:`refit_model_words`, plus the archive and, for ``call-triage
-#: refit-gate``, the version refitted).
-GATE_FIT_KEY = "gate_fit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +76,12 @@ class TrainOptions:
     of the other tokens replaced by OOV (models with a ``tokens`` input only).
     ``text_swap``: share of training windows given the transcript of another, randomly
     drawn training window each epoch (multimodal only); the targets follow the new pair of
-    sound and words (:func:`swap_transcripts`: a claimed emergency over audio that does
-    not carry one is a prank; the verdict needs both).
+    sound and words (:func:`models.batches.swap_transcripts`: a claimed emergency over
+    audio that does not carry one is a prank; the verdict needs both).
     ``time_shift``: roll every training window's log-mel along time by a random number of
-    frames each epoch (:func:`roll_frames`), so the audio branch sees sounds at every
-    position of its window (most useful to a Flatten → Dense head, which is tied to
-    positions). ``logdir``: TensorBoard logs.
+    frames each epoch (:func:`models.batches.roll_frames`), so the audio branch sees sounds
+    at every position of its window (most useful to a Flatten → Dense head, which is tied
+    to positions). ``logdir``: TensorBoard logs.
     ``vgg_weights``: a local ImageNet VGG-16 (no top) weights file for ``vgg16_transfer``.
     ``audio_pooling``: how the CNN audio branch pools its maps (``builders.AUDIO_POOLINGS``;
     ``None``: the model's default; models with that branch only).
@@ -125,127 +117,6 @@ class TrainOptions:
         check_gate_l2(self.gate_l2)
 
 
-def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:
-    """Each window of ``log_mel`` (n, n_mels, n_frames[, 1]) rolled along its frames (axis
-    2) by ``shifts`` (n,) frames, circularly; a new array of the same shape and dtype."""
-    n_frames = log_mel.shape[2]
-    source = (np.arange(n_frames)[None, :] - shifts[:, None]) % n_frames
-    index = source.reshape((len(log_mel), 1, n_frames) + (1,) * (log_mel.ndim - 3))
-    return np.take_along_axis(log_mel, index, axis=2)
-
-
-#: The targets a transcript decides, which a swapped transcript brings with it.
-TRANSCRIPT_TARGETS = (spec.TEXT_OUTPUT, spec.GATE_OUTPUT)
-
-
-def swap_transcripts(inputs: dict[str, np.ndarray], targets: dict[str, np.ndarray], *,
-                     swapped: np.ndarray, donor_tokens: np.ndarray,
-                     donor_targets: Mapping[str, np.ndarray],
-                     donor_lexicon: Optional[np.ndarray] = None) -> None:
-    """Give the ``swapped`` rows (bool (n,)) of a batch other windows' transcripts, in place.
-
-    ``donor_tokens`` int32 (k, text_length), ``donor_lexicon`` float32 (k, groups) (for a
-    model with a ``lexicon`` input) and ``donor_targets`` the donors' targets (each
-    float32 (k, 1)), with k = ``swapped.sum()``. The swapped rows take the donors'
-    :data:`TRANSCRIPT_TARGETS` that ``targets`` has, and then follow the new pair of sound
-    and words: ``PRANK_OUTPUT`` (when present) becomes the claim without emergency audio,
-    ``claim · (1 − audio)``, and, for a model whose verdict is gated by the words
-    (``GATE_OUTPUT`` present), ``EMERGENCY_OUTPUT`` becomes ``audio · gate``, with
-    ``gate`` 1 for a donor transcript the gate does not read (:func:`gate_reads`). ``audio`` is
-    the row's ``AUDIO_OUTPUT`` target, or its ``EMERGENCY_OUTPUT`` one without it; every
-    other target is left as it is.
-    """
-    inputs[spec.TOKENS_INPUT][swapped] = donor_tokens
-    if spec.LEXICON_INPUT in inputs:
-        inputs[spec.LEXICON_INPUT][swapped] = donor_lexicon
-    for name in TRANSCRIPT_TARGETS:
-        if name in targets:
-            targets[name][swapped] = donor_targets[name]
-    audio = targets.get(spec.AUDIO_OUTPUT, targets[spec.EMERGENCY_OUTPUT])[swapped]
-    if spec.PRANK_OUTPUT in targets:
-        targets[spec.PRANK_OUTPUT][swapped] = donor_targets[spec.TEXT_OUTPUT] * (1.0 - audio)
-    if spec.GATE_OUTPUT in targets:
-        gate = np.where(gate_reads(donor_tokens), donor_targets[spec.GATE_OUTPUT], 1.0)
-        targets[spec.EMERGENCY_OUTPUT][swapped] = audio * gate
-
-
-def gate_reads(tokens: np.ndarray) -> np.ndarray:
-    """bool (n, 1): the rows of ``tokens`` int (n, text_length) whose transcript the
-    verdict's gate reads (:func:`models.layers.reads_whole_transcript`)."""
-    return keras.ops.convert_to_numpy(reads_whole_transcript(tokens))
-
-
-def drop_unread_gate_weights(weights: dict[str, np.ndarray], tokens: np.ndarray) -> None:
-    """Set the ``GATE_OUTPUT`` weights (when present) of the windows whose transcript the
-    gate does not read (:func:`gate_reads`: none, or cut off) to 0, in place: the verdict
-    is their audio's, and the gate learns nothing from words it did not see whole."""
-    if spec.GATE_OUTPUT in weights:
-        weights[spec.GATE_OUTPUT] = np.where(gate_reads(tokens)[:, 0],
-                                             weights[spec.GATE_OUTPUT], 0.0)
-
-
-class TrainingBatches(keras.utils.PyDataset):
-    """Shuffled training batches ``(inputs, targets, sample_weights)``, reshuffled every
-    epoch, with the augmentations of :class:`TrainOptions`: transcripts swapped between
-    windows (:func:`swap_transcripts`), blanked or tokens made OOV (a window whose tokens
-    are blanked gets weight 0 on the text-only head, and so on the gate, with any other
-    transcript the gate does not read: :func:`drop_unread_gate_weights`) and, with
-    ``time_shift``, log-mel windows rolled in time."""
-
-    def __init__(self, *, inputs: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
-                 weights: Mapping[str, np.ndarray], batch_size: int, seed: int,
-                 text_dropout: float, token_dropout: float, text_swap: float = 0.0,
-                 time_shift: bool = False) -> None:
-        super().__init__()
-        self._inputs, self._targets, self._weights = inputs, targets, weights
-        self._n = len(next(iter(inputs.values())))
-        self._batch_size = batch_size
-        self._text_dropout, self._token_dropout = text_dropout, token_dropout
-        self._text_swap = text_swap
-        self._time_shift = time_shift
-        self._rng = np.random.default_rng(seed)
-        self._order = self._rng.permutation(self._n)
-
-    def __len__(self) -> int:
-        return -(-self._n // self._batch_size)
-
-    def on_epoch_end(self) -> None:
-        self._order = self._rng.permutation(self._n)
-
-    def __getitem__(self, index: int) -> tuple[dict, dict, dict]:
-        rows = np.sort(self._order[index * self._batch_size:(index + 1) * self._batch_size])
-        inputs = {name: array[rows] for name, array in self._inputs.items()}
-        targets = {name: array[rows] for name, array in self._targets.items()}
-        weights = {name: array[rows] for name, array in self._weights.items()}
-        if self._time_shift and spec.LOGMEL_INPUT in inputs:
-            log_mel = inputs[spec.LOGMEL_INPUT]
-            shifts = self._rng.integers(0, log_mel.shape[2], size=len(rows))
-            inputs[spec.LOGMEL_INPUT] = roll_frames(log_mel, shifts)
-        if spec.TOKENS_INPUT in inputs:
-            if self._text_swap and spec.TEXT_OUTPUT in targets:
-                swapped = self._rng.random(len(rows)) < self._text_swap
-                donors = self._rng.integers(0, self._n, size=int(swapped.sum()))
-                swap_transcripts(inputs, targets, swapped=swapped,
-                                 donor_tokens=self._inputs[spec.TOKENS_INPUT][donors],
-                                 donor_lexicon=(self._inputs[spec.LEXICON_INPUT][donors]
-                                                if spec.LEXICON_INPUT in self._inputs
-                                                else None),
-                                 donor_targets={name: self._targets[name][donors]
-                                                for name in TRANSCRIPT_TARGETS
-                                                if name in self._targets})
-            tokens = inputs[spec.TOKENS_INPUT]
-            blank = self._rng.random(len(rows)) < self._text_dropout
-            oov = (self._rng.random(tokens.shape) < self._token_dropout) & (tokens != PAD_ID)
-            tokens[oov] = OOV_ID
-            tokens[blank] = PAD_ID
-            if spec.LEXICON_INPUT in inputs:
-                inputs[spec.LEXICON_INPUT][blank] = 0.0
-            if spec.TEXT_OUTPUT in weights:
-                weights[spec.TEXT_OUTPUT] = np.where(blank, 0.0, weights[spec.TEXT_OUTPUT])
-            drop_unread_gate_weights(weights, tokens)
-        return inputs, targets, weights
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class FitResult:
     """A fitted model (uncompiled copy with the best weights: no optimizer state) and how
@@ -263,8 +134,9 @@ class FitResult:
 def _targets(windows: WindowSet, outputs: tuple[str, ...], *, balance: bool
              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The targets and sample weights of ``outputs``; the gate's weights are 0 where it
-    does not read the transcript (:func:`drop_unread_gate_weights`), and with ``balance``
-    the emergency weights are multiplied by :func:`balanced_weights` of its targets."""
+    does not read the transcript (:func:`models.batches.drop_unread_gate_weights`), and
+    with ``balance`` the emergency weights are multiplied by :func:`balanced_weights` of
+    its targets."""
     targets = {name: windows.targets[name] for name in outputs}
     weights = {name: windows.weights[name] for name in outputs}
     if spec.TOKENS_INPUT in windows.inputs:
@@ -345,8 +217,8 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
     Losses and loss weights are :func:`builders.default_losses` /
     :func:`builders.default_loss_weights`; the emergency head's windows are weighted to
     balance its classes; category targets of masked windows weigh 0; batches come from
-    :class:`TrainingBatches`. Progress is Keras's (a bar on a terminal, one line per
-    epoch otherwise).
+    :class:`models.batches.TrainingBatches`. Progress is Keras's (a bar on a terminal, one
+    line per epoch otherwise).
     """
     model = builders.build_model(name, config=config, vocab_size=len(vocabulary),
                                  seed=options.seed,
@@ -403,132 +275,6 @@ def weights_digest(model: keras.Model) -> str:
 def model_version(*, created: datetime.datetime, digest: str) -> str:
     """``YYYY.MM.DD-<7 hex digits of the weights digest>``."""
     return f"{created:%Y.%m.%d}-{digest[:7]}"
-
-
-def _figure(value: Optional[float], digits: int = 4) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _precision_line(metadata: Mapping[str, Any]) -> str:
-    """The model card's line on the bfloat16 check ``train`` made
-    (:func:`models.evaluate.precision_check`)."""
-    check = metadata.get(PRECISION_CHECKS_KEY, {}).get("bfloat16")
-    if check is None:
-        return ""
-    precision, _ = resolve_precision("auto", metadata=metadata, native=True)
-    verdict = ("so `--inference_precision auto` scores in bfloat16 on CPUs that compute it "
-               "natively" if precision == "bfloat16" else
-               "so `--inference_precision auto` keeps float32")
-    return (f"- bfloat16 on the {check['split']} split ({check['calls']} calls): "
-            f"{format_precision_check(check)};\n  {verdict}.\n")
-
-
-def _calibration_rows(calibration: Mapping[str, Any]) -> str:
-    """The reliability table's rows: one per score bin with calls."""
-    return "\n".join(f"| {score:.3f} | {share:.3f} | {calls} |" for score, share, calls in zip(
-        calibration["mean_score"], calibration["fraction_positive"], calibration["calls"]))
-
-
-def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
-    """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
-    training, test, validation = metadata["training"], metrics["test"], metrics["validation"]
-    sizes = training["splits"]
-    rows = "\n".join(
-        f"| {split} | {size['calls']} | {size['windows']} | {size['emergency']} | "
-        f"{size['normal']} | {size['prank']} |" for split, size in sizes.items())
-    categories = "\n".join(
-        f"| {slug} | {entry['correct']}/{entry['n']} | {entry['accuracy']:.3f} |"
-        for slug, entry in test["category"]["per_category"].items())
-    prank = test.get("prank")
-    prank_line = ("" if prank is None else
-                  f"- prank head (threshold {prank['threshold']:.3f}): precision "
-                  f"{_figure(prank['precision'])}, recall {_figure(prank['recall'])}, "
-                  f"ROC AUC {_figure(prank['roc_auc'])}\n")
-    counts = test["confusion_matrix"]
-    pooling = ("" if training["audio_pooling"] is None
-               else f"; audio pooling `{training['audio_pooling']}`")
-    gate = metadata.get(GATE_FIT_KEY)
-    made_by = ("`call-triage refit-gate` from a bundle of `call-triage train`"
-               if gate is not None and "refitted_from" in gate else "`call-triage train`")
-    gate_line = ("" if gate is None else
-                 f"- the words models (gate, prank, category: n-grams and lexicon groups) "
-                 f"were refitted after the fit and the verdict calibrated: {gate['method']}, "
-                 f"L2 {gate['l2']:g}, {gate['words_models']['text_ngrams']['calls']} "
-                 f"transcripts of `{gate['archive']}`"
-                 + (f", from version {gate['refitted_from']}" if "refitted_from" in gate
-                    else "")
-                 + f"; verdict coefficients {gate['verdict_coefficients']};\n")
-    return f"""# Model card: {metadata['model_name']} {metadata['model_version']}
-
-Created {metadata['created_at']} by {made_by} (seed {training['seed']}).
-
-## Model
-- architecture `{metadata['model_name']}` ({training['parameter_count']:,} parameters{pooling}),
-  weights from `{metadata['weights_origin']}`;
-- input: 7-s log-mel windows ({training['feature_config']}) plus, for the multimodal
-  model, the caller's transcript as Okt tokens (vocabulary of {training['vocabulary_size']});
-- outputs per window: emergency probability, category (16-way), and for the multimodal
-  model audio-only, text-only (a claim), prank and text-gate probabilities; the multimodal
-  emergency probability is a logistic combination of the gate (the words report a real
-  emergency), the audio-only and the text-only scores, calibrated on the validation split
-  (of the audio alone without a transcript or with one longer than the token input); the
-  category and prank come from the words models when there is a transcript; calls take
-  the max over windows.
-{gate_line}- emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
-  split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
-{_precision_line(metadata)}
-## Data
-Archive `{training['archive']}` ({training['hours']:.2f} h of audio), split by the
-manifest's `split` column:
-
-| split | calls | windows | emergency | normal | prank |
-|---|---|---|---|---|---|
-{rows}
-
-Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, early stopping on
-{training['early_stopping']}) in {training['train_seconds']:.0f} s on
-{training['train_windows']} training windows; transcript dropout {training['text_dropout']},
-token dropout {training['token_dropout']}, transcript swap {training['text_swap']},
-log-mel time shift {'on' if training['time_shift'] else 'off'},
-Adam {training['learning_rate']}, batch {training['batch_size']}.
-
-## Figures on the held-out test split (call level)
-- accuracy {_figure(test['accuracy'])}, precision {_figure(test['precision'])},
-  recall {_figure(test['recall'])}, F1 {_figure(test['f1'])}, ROC AUC {_figure(test['roc_auc'])}
-- confusion: {counts['tp']} emergencies flagged, {counts['fn']} missed,
-  {counts['fp']} false alarms, {counts['tn']} correctly not flagged
-- category accuracy {_figure(test['category']['accuracy'])}
-{prank_line}
-| category | correct | accuracy |
-|---|---|---|
-{categories}
-
-## Figures on the validation split (call level; thresholds and calibration fitted here)
-- accuracy {_figure(validation['accuracy'])}, recall {_figure(validation['recall'])},
-  precision {_figure(validation['precision'])}, ROC AUC {_figure(validation['roc_auc'])},
-  category accuracy {_figure(validation['category']['accuracy'])}
-
-## Calibration of the emergency score (call level)
-Expected calibration error: validation {_figure(validation['calibration']['ece'])},
-test {_figure(test['calibration']['ece'])}. Validation calls per score bin:
-
-| mean score | share of emergencies | calls |
-|---|---|---|
-{_calibration_rows(validation['calibration'])}
-
-## Intended use
-Ranking and flagging archived emergency calls for review by analysts of an emergency
-call centre (nightly `call-triage run`), never to decide how a live call is handled.
-
-## Limits
-- Trained on the archive above. When it is the synthetic corpus of `call-triage synth`
-  (synthetic speech and sounds, template transcripts), the figures say that the pipeline
-  learns what it is shown, not how it does on real calls: retrain and re-evaluate on real,
-  labelled calls (e.g. AI Hub 119 data) before relying on it.
-- Pranks are learned only as far as the archive has them; the prank head is one of
-  several prank reasons in the triage job.
-- Korean transcripts only (Okt tokens); audio at 16 kHz after resampling, 7-s windows.
-"""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -637,7 +383,7 @@ def refit_model_words(model: keras.Model, *, train: WindowSet, validation: Windo
 def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions
                 ) -> TrainedModel:
     """Fit ``model_name`` on ``prepared``'s train split, refit its n-gram gate when it has
-    one (:func:`refit_model_gate`), choose its thresholds on the validation split (call
+    one (:func:`refit_model_words`), choose its thresholds on the validation split (call
     level) and measure the validation and test splits."""
     config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
     fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],

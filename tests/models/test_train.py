@@ -22,9 +22,10 @@ from models.dataset import (
     split_calls,
     window_set,
 )
-from models.train import (CallLevelValidation, TrainingBatches, TrainOptions,
-                          drop_unread_gate_weights, model_card,
-                          model_version, roll_frames, swap_transcripts)
+from models.batches import (TrainingBatches, drop_unread_gate_weights, roll_frames,
+                            swap_transcripts)
+from models.model_card import model_card
+from models.train import CallLevelValidation, TrainOptions, model_version
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec

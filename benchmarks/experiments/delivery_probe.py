@@ -11,10 +11,8 @@ chooses the emergency threshold on the fused validation scores (recall >= 0.98, 
 split, the bundle alone at its own threshold and the bundle + delivery cues. The test
 splits take no part in any fit.
 
-Figures and what they mean: models/README.md, "What the audio carries" (the cues help
-near the threshold on corpus2000, not robustly on corpus5000; not adopted).
-Run (~1.5 min): ``.venv/bin/python benchmarks/delivery_probe.py --archive /work/data/corpus2000
-[--eval-archive /work/data/corpus5000] [--channel caller|mix]``.
+Run: ``.venv/bin/python benchmarks/experiments/delivery_probe.py
+--archive /work/data/corpus2000 [--eval-archive /work/data/corpus5000] [--channel caller|mix]``.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from models.bundle import load_bundle  # noqa: E402
 from models.cli_train import DEFAULT_CACHE_DIR  # noqa: E402

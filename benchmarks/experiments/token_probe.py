@@ -14,10 +14,7 @@ over the same transcripts keeps the comparison about the tokens, not about a net
 training. ``--reads-under 48`` keeps only the transcripts the gate reads whole with the
 default token input (models/layers.py).
 
-Figures and what they mean: models/README.md, "Tokens: morphemes, not content words" and
-"The verdict".
-Run (~1 min; 2.5 min with corpus5000):
-``.venv/bin/python benchmarks/token_probe.py --archive /work/data/corpus2000
+Run: ``.venv/bin/python benchmarks/experiments/token_probe.py --archive /work/data/corpus2000
 [--eval-archive /work/data/corpus5000]``.
 """
 
@@ -31,9 +28,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
-from benchmarks.delivery_probe import fit_logistic  # noqa: E402
+from benchmarks.experiments.delivery_probe import fit_logistic  # noqa: E402
 from models.evaluate import roc_auc  # noqa: E402
 from transforms.archive import list_calls, read_transcript  # noqa: E402
 from transforms.records import CallRecord  # noqa: E402
@@ -58,14 +55,13 @@ def labelled_calls(archive: str) -> dict[str, list[CallRecord]]:
     return by_split
 
 
-#: What the probe learns to tell from the words: ``claim``, the LSTM text head's target
-#: (label ``emergency`` or ``prank``); ``emergency``, the verdict gate's (label
-#: ``emergency``: neither everyday nor a prank).
+#: What the probe learns from the words: the text head's target (claim) or the gate's (emergency).
 TARGETS = ("claim", "emergency")
 
 
 def target_labels(calls: Sequence[CallRecord], target: str) -> np.ndarray:
-    """``target`` (:data:`TARGETS`) per call, bool (n,)."""
+    """``target`` (:data:`TARGETS`) per call, bool (n,): ``claim`` for the labels
+    ``emergency`` and ``prank``, ``emergency`` for ``emergency`` alone."""
     if target == "claim":
         return np.array([record.label != "normal" for record in calls])
     return np.array([record.label == "emergency" for record in calls])
@@ -104,8 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           "| everyday calls scored positive")
     for token_set in TOKEN_SETS:
         tokenizer = OktTokenizer.for_config(FeatureConfig(tokens=token_set))
-        # on Okt's own threads, as the job runs it (Okt on the main thread of a process
-        # that has loaded TensorFlow crashed the JVM here)
+        # Okt's own threads, as in the job: Okt on a TF process's main thread can crash the JVM
         pending = {key: tokenizer.tokenize_async(text) for key, text in transcripts.items()}
         tokens = {key: future.result() for key, future in pending.items()}
         lengths = np.array([len(found) for found in tokens.values()])

@@ -11,8 +11,7 @@ audio. The recording wraps the generator's own functions for the run (``synth.co
 ``channel`` and ``speech`` helpers, ``synth.sounds``'s bed and event tables); nothing is
 written to disk.
 
-Figures and what they mean: models/README.md, "What the audio carries".
-Run (~4 min): ``.venv/bin/python benchmarks/corpus_oracle.py --calls 2000 --seed 1
+Run: ``.venv/bin/python benchmarks/experiments/corpus_oracle.py --calls 2000 --seed 1
 [--eval-calls 5000]``.
 """
 
@@ -27,9 +26,9 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
-from benchmarks.delivery_probe import fit_network  # noqa: E402
+from benchmarks.experiments.delivery_probe import fit_network  # noqa: E402
 from synth import corpus, sounds  # noqa: E402
 
 #: The recorded draws, in column order.
