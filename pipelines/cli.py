@@ -31,6 +31,7 @@ COMMANDS = {
                    "refit a multimodal bundle's words models and recalibrate its verdict"),
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
+    "report": ("pipelines.night_report", "write a night's HTML report for analysts"),
 }
 #: Where a command's options are declared, when not in its module (which loads TensorFlow).
 OPTION_MODULES = {"run": "pipelines.options"}
