@@ -28,8 +28,9 @@ setup(
         "scipy>=1.11,<1.18",  # sparse designs of the words models (models/words.py)
         "pyarrow>=14,<26",
         "scikit-learn>=1.4,<1.10",  # the words models' refit; evaluation metrics and curves
-        "matplotlib>=3.8,<3.12",
-        "onnxruntime>=1.17,<1.33",  # the speech detector (transforms/speech.py)  # ROC and PR plots of `call-triage evaluate --plots`
+        "matplotlib>=3.8,<3.12",  # ROC and PR plots of `call-triage evaluate --plots`
+        "onnxruntime>=1.17,<1.33",  # the speech detector (transforms/speech.py)
+        "duckdb>=1.1,<3",  # the query `call-triage run` prints for the analysts
         "google-cloud-storage>=2.14,<4",
         "tzdata>=2024.1",  # IANA time zones (--timezone) where the system has none
     ],
@@ -38,7 +39,7 @@ setup(
         "tensorboard": ["tensorboard>=2.18,<2.22"],
         "test": [
             "pytest>=8,<10",
-            "duckdb>=1.1,<3",
+            "playwright>=1.50,<1.66",  # drives the system's Chromium in the report's test
             "gcp-storage-emulator>=2024.8.3,<2027",
             "tensorboard>=2.18,<2.22",  # the --logdir test
         ],

@@ -215,7 +215,7 @@ def _local_time(value: Optional[dt.datetime], zone: dt.tzinfo) -> str:
 def bar_chart_svg(values: Mapping[str, float], *, title: str, colour: str = "#37474f"
                   ) -> str:
     """A horizontal bar chart: one labelled bar per key, scaled to the largest value."""
-    width, row, label_w = 420, 18, 150
+    width, row, label_w = 420, 20, 150
     top = max(values.values(), default=0) or 1
     bars = []
     for index, (label, value) in enumerate(values.items()):
@@ -228,12 +228,12 @@ def bar_chart_svg(values: Mapping[str, float], *, title: str, colour: str = "#37
             f'{value:g}</text>')
     height = 8 + row * len(values)
     return (f'<svg role="img" aria-label="{_e(title)}" viewBox="0 0 {width} {height}" '
-            f'width="100%" font-size="11">{"".join(bars)}</svg>')
+            f'width="100%" font-size="13">{"".join(bars)}</svg>')
 
 
 def score_histogram_svg(calls: Sequence[Mapping[str, Any]], *, threshold: float) -> str:
     """Emergency scores in :data:`SCORE_BINS`, stacked by flag, with the threshold marked."""
-    width, height, left, bottom = 420, 160, 30, 20
+    width, height, left, bottom = 420, 220, 30, 20
     counts = {flag: np.histogram([row["emergency_score"] for row in calls
                                   if row["flag"] == flag], bins=SCORE_BINS)[0]
               for flag in FLAGS}
@@ -259,7 +259,7 @@ def score_histogram_svg(calls: Sequence[Mapping[str, Any]], *, threshold: float)
                  f'threshold {threshold:.2f}</text>')
     parts.append(f'<text x="2" y="14">{top}</text>')
     return (f'<svg role="img" aria-label="emergency scores by flag" viewBox="0 0 {width} '
-            f'{height}" width="100%" font-size="10">{"".join(parts)}</svg>')
+            f'{height}" width="100%" font-size="12">{"".join(parts)}</svg>')
 
 
 _CSS = """
@@ -273,8 +273,14 @@ th,td{border-bottom:1px solid #e0e0e0;padding:4px 6px;text-align:left;vertical-a
 th{background:#f5f5f5}.warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}
 .ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:6px 10px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
-.note{color:#555;font-size:.85em}audio{width:220px;height:32px}
+.note{color:#555;font-size:.85em}audio{width:220px;height:32px}figure{margin:0}
+.key{display:inline-block;width:10px;height:10px;margin:0 3px 0 8px}
 """
+
+
+def _legend() -> str:
+    return "".join(f'<span class="key" style="background:{colour}"></span>{_e(flag)}'
+                   for flag, colour in _FLAG_COLOURS.items())
 
 
 def _table(headers: Sequence[str], rows: Sequence[str], *, table_id: str) -> str:
@@ -404,7 +410,7 @@ reason scoring at least {rules["flag_min"]}. Times are in {_e(zone.key)}. Report
 <h2>Drift</h2>{_drift_block(drift)}
 <h2>Last nights</h2>{_trend_table(trend)}
 <h2>Charts</h2><div class="charts">
-<figure><figcaption>Emergency scores by flag</figcaption>
+<figure><figcaption>Emergency scores by flag{_legend()}</figcaption>
 {score_histogram_svg(calls, threshold=model["emergency_threshold"])}</figure>
 <figure><figcaption>Emergencies by category</figcaption>
 {bar_chart_svg(dict(categories.most_common()) or {"none": 0}, title="categories",

@@ -60,6 +60,13 @@ class TriageOptions(PipelineOptions):
         parser.add_argument("--include-transcripts", "--include_transcripts",
                             dest="include_transcripts", action="store_true",
                             help="copy transcripts into the calls report (off by default)")
+        parser.add_argument("--no-report", "--no_report", dest="report", action="store_false",
+                            help="do not write the night's HTML report (written by default: "
+                                 "call-triage report)")
+        parser.add_argument("--include-audio-clips", "--include_audio_clips",
+                            dest="include_audio_clips", action="store_true",
+                            help="embed each flagged call's evidence window in the HTML "
+                                 "report (off by default: recordings are sensitive)")
         parser.add_argument("--max-batch-size", "--max_batch_size", dest="max_batch_size",
                             type=int, default=128,
                             help="windows per model call (default: %(default)s)")

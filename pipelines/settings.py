@@ -37,6 +37,8 @@ class TriageSettings:
     run_id: str
     caller_key: CallerKeySource
     include_transcripts: bool
+    report: bool
+    include_audio_clips: bool
     allow_empty: bool
     max_error_rate: float
     max_batch_size: int
@@ -58,6 +60,8 @@ class TriageSettings:
             "run_date": self.run_date, "timezone": self.timezone, "run_id": self.run_id,
             "caller_hash_key_source": self.caller_key.describe(),
             "include_transcripts": self.include_transcripts,
+            "report": self.report,
+            "include_audio_clips": self.include_audio_clips,
             "allow_empty": self.allow_empty,
             "max_error_rate": self.max_error_rate,
             "max_batch_size": self.max_batch_size,
@@ -180,6 +184,8 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         caller_key=caller_key_source(triage.caller_hash_key_file, environ=environ,
                                      staging=publish.staging_root(out, run_id)),
         include_transcripts=triage.include_transcripts,
+        report=triage.report,
+        include_audio_clips=triage.include_audio_clips,
         allow_empty=triage.allow_empty,
         max_error_rate=triage.max_error_rate,
         max_batch_size=triage.max_batch_size,

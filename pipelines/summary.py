@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shlex
+import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -66,13 +69,22 @@ def windows_by_precision(counters: dict[str, int]) -> dict[str, int]:
             if counters.get(scored_windows_counter(precision))}
 
 
+def duckdb_query(summary: dict[str, Any]) -> str:
+    """A DuckDB query of the night's calls by flag and category, with the absolute path of
+    the reports (local or ``gs://``)."""
+    out = summary["options"]["out"]
+    root = out if "://" in out else os.path.abspath(out)
+    return (f"SELECT flag, category, count(*) AS calls, round(avg(emergency_score), 3) AS "
+            f"mean_score FROM read_parquet('{root}/calls/*/*.parquet', hive_partitioning = "
+            f"true) WHERE run_date = '{summary['run_date']}' GROUP BY ALL ORDER BY calls DESC")
+
+
 def format_summary(summary: dict[str, Any]) -> str:
-    """A short human summary and a ready-to-paste DuckDB query over the reports."""
+    """A short human summary, the report's path, and the DuckDB query over the reports as
+    SQL and as a command that runs it from any folder (this Python has duckdb)."""
     counts = summary["counts"]
-    query = (f"SELECT flag, category, count(*) AS calls, round(avg(emergency_score), 3) AS "
-             f"mean_score FROM read_parquet('{summary['options']['out']}/calls/*/*.parquet', "
-             f"hive_partitioning = true) WHERE run_date = '{summary['run_date']}' "
-             f"GROUP BY ALL ORDER BY calls DESC")
+    query = duckdb_query(summary)
+    python_call = f"import duckdb; duckdb.sql({query!r}).show()"
     lines = [
         f"run {summary['run_id']} ({summary['model']['name']} {summary['model']['version']})",
         f"  calls:            {counts['input']}",
@@ -86,10 +98,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             summary['model']['windows_by_precision'].items()) or "none"),
         f"  time:             {summary['timings']['total_s']:.1f} s",
         f"  summary:          {summary['summary_path']}",
+        f"  report:           {summary.get('report_path') or 'not written (--no-report)'}",
         "",
-        "DuckDB (paste into the duckdb shell, or run with python -c below):",
+        "DuckDB SQL (in the duckdb shell, or run as below):",
         f"  {query}",
-        f"  .venv/bin/python -c \"import duckdb; duckdb.sql(\\\"{query}\\\").show()\"",
+        f"  {shlex.quote(sys.executable)} -c {shlex.quote(python_call)}",
     ]
     return "\n".join(lines)
 

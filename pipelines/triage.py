@@ -3,7 +3,8 @@
 archive → read → features (+ dead letters) → RunInference (batched, model once per worker
 process) → per-call aggregation and prank rules (+ dead letters) → per-caller rules →
 Parquet reports staged under ``<out>/_staging/<run_id>/``, published when the pipeline
-has finished (:mod:`pipelines.publish`), and the run summary written last.
+has finished (:mod:`pipelines.publish`), the run summary written last, and then the
+night's HTML report (:mod:`pipelines.night_report`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from models.serving import METRICS_NAMESPACE, CallModelHandler
-from pipelines import lease, publish, reports
+from pipelines import lease, night_report, publish, reports
 from pipelines.options import EXIT_ERROR_RATE
 from pipelines.scoring import ScoredCall, add_repeat_caller_reason, score_call
 from pipelines.settings import (TriageSettings, remove_random_key, settings_from_options,
@@ -181,6 +182,9 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
         result.wait_until_finish()
         timings = {"pipeline_s": round(time.monotonic() - started, 3)}
         summary = publish.finish_run(settings, timings=timings, counters=counter_values(result))
+        if settings.report:
+            summary["report_path"] = night_report.write_report(
+                settings.out, settings.run_date, include_audio_clips=settings.include_audio_clips)
     except BaseException as error:
         failure = publish.write_failure(out=settings.out, run_date=settings.run_date,
                                         run_id=settings.run_id, error=error)

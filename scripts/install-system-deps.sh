@@ -5,6 +5,8 @@
 #   real sounds of the synthetic corpus  -> sound-theme-freedesktop (ringing phone, alarm
 #                                            clock, ringback), asterisk-core-sounds-en-wav
 #                                            (telephone-system prompts); see synth/README.md
+#   a headless browser with a Korean font -> chromium, fonts-nanum (the HTML report's test;
+#                                            without a Hangul font it shows empty boxes)
 # Uses apt-get as root; otherwise stops and names the packages to install.
 set -euo pipefail
 
@@ -16,6 +18,8 @@ command -v sox >/dev/null 2>&1 || missing+=(sox)
   || missing+=(sound-theme-freedesktop)
 [ -f /usr/share/asterisk/sounds/en_US_f_Allison/one-moment-please.wav ] \
   || missing+=(asterisk-core-sounds-en-wav)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf ] || missing+=(fonts-nanum)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
