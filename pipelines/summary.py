@@ -80,8 +80,8 @@ def duckdb_query(summary: dict[str, Any]) -> str:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """A short human summary, the report's path, and the DuckDB query over the reports as
-    SQL and as a command that runs it from any folder (this Python has duckdb)."""
+    """A short human summary, the DuckDB query over the reports as SQL and as a command
+    that runs it from any folder (this Python has duckdb), and last the report's path."""
     counts = summary["counts"]
     query = duckdb_query(summary)
     python_call = f"import duckdb; duckdb.sql({query!r}).show()"
@@ -98,11 +98,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             summary['model']['windows_by_precision'].items()) or "none"),
         f"  time:             {summary['timings']['total_s']:.1f} s",
         f"  summary:          {summary['summary_path']}",
-        f"  report:           {summary.get('report_path') or 'not written (--no-report)'}",
         "",
         "DuckDB SQL (in the duckdb shell, or run as below):",
         f"  {query}",
         f"  {shlex.quote(sys.executable)} -c {shlex.quote(python_call)}",
+        "",
+        f"report: {summary.get('report_path') or 'not written (--no-report)'}",
     ]
     return "\n".join(lines)
 

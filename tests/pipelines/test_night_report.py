@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -189,8 +190,9 @@ def test_chromium_shows_every_count_flagged_call_and_clip_without_the_network(
 def test_the_printed_duckdb_command_runs_as_printed_from_another_folder(nights, tmp_path):
     summary = nights["summaries"][1]
     text = format_summary(summary)
-    assert f"report:           {summary['report_path']}" in text
-    command = text.splitlines()[-1].strip()
+    assert text.splitlines()[-1] == f"report: {summary['report_path']}"
+    command = next(line.strip() for line in text.splitlines()
+                   if line.strip().startswith(sys.executable))
     result = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True,
                             text=True, check=True)
     calls = _calls(nights["out"], NIGHTS[1])
