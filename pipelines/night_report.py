@@ -307,35 +307,37 @@ def _reasons(row: Mapping[str, Any]) -> str:
                      in zip(row["prank_reasons"], row["prank_reason_scores"])) or "–"
 
 
-def _emergency_rows(calls, zone, clips) -> list[str]:
-    rows = sorted((row for row in calls if row["flag"] == "emergency"),
-                  key=lambda row: -row["emergency_score"])
-    return [f'<tr data-call-id="{_e(row["call_id"])}" data-flag="emergency">'
+def _evidence(row: Mapping[str, Any]) -> str:
+    return f'{row["evidence_start_s"]:.1f}–{row["evidence_end_s"]:.1f} s'
+
+
+def _flag_rows(calls, flag: str, cells, *, zone, sort_by: Optional[str] = None,
+               clips: Optional[Mapping[str, Any]] = None) -> list[str]:
+    """The table rows of the calls flagged ``flag`` (highest ``sort_by`` first): call id,
+    local time and line, then ``cells(row)`` (HTML cells), then the clip when there is one."""
+    rows = [row for row in calls if row["flag"] == flag]
+    if sort_by:
+        rows.sort(key=lambda row: -row[sort_by])
+    return [f'<tr data-call-id="{_e(row["call_id"])}" data-flag="{flag}">'
             f'<td>{_e(row["call_id"])}</td><td>{_local_time(row["started_at"], zone)}</td>'
-            f'<td>{_e(row["line"] or "–")}</td><td>{_e(row["category"])} '
-            f'({row["category_score"]:.2f})</td><td>{_score(row["emergency_score"])}</td>'
-            f'<td>{_score(row["audio_score"])}</td><td>{_score(row["text_score"])}</td>'
-            f'<td>{row["evidence_start_s"]:.1f}–{row["evidence_end_s"]:.1f} s</td>'
-            f'<td>{_reasons(row)}</td>{_clip_cell(row, clips)}</tr>' for row in rows]
+            f'<td>{_e(row["line"] or "–")}</td>'
+            + "".join(f"<td>{cell}</td>" for cell in cells(row))
+            + f"{_clip_cell(row, clips or {})}</tr>" for row in rows]
 
 
-def _prank_rows(calls, zone, clips) -> list[str]:
-    rows = sorted((row for row in calls if row["flag"] == "prank_candidate"),
-                  key=lambda row: -row["prank_score"])
-    return [f'<tr data-call-id="{_e(row["call_id"])}" data-flag="prank_candidate">'
-            f'<td>{_e(row["call_id"])}</td><td>{_local_time(row["started_at"], zone)}</td>'
-            f'<td>{_e(row["line"] or "–")}</td><td>{_reasons(row)}</td>'
-            f'<td>{_score(row["prank_score"])}</td><td>{_score(row["emergency_score"])}</td>'
-            f'<td>{row["evidence_start_s"]:.1f}–{row["evidence_end_s"]:.1f} s</td>'
-            f'{_clip_cell(row, clips)}</tr>' for row in rows]
+def _emergency_cells(row: Mapping[str, Any]) -> list[str]:
+    return [f'{_e(row["category"])} ({row["category_score"]:.2f})',
+            _score(row["emergency_score"]), _score(row["audio_score"]),
+            _score(row["text_score"]), _evidence(row), _reasons(row)]
 
 
-def _silent_rows(calls, zone) -> list[str]:
-    return [f'<tr data-call-id="{_e(row["call_id"])}" data-flag="silent">'
-            f'<td>{_e(row["call_id"])}</td><td>{_local_time(row["started_at"], zone)}</td>'
-            f'<td>{_e(row["line"] or "–")}</td><td>{row["duration_s"]:.1f} s</td>'
-            f'<td>{_score(row["speech_s"])}</td></tr>'
-            for row in calls if row["flag"] == "silent"]
+def _prank_cells(row: Mapping[str, Any]) -> list[str]:
+    return [_reasons(row), _score(row["prank_score"]), _score(row["emergency_score"]),
+            _evidence(row)]
+
+
+def _silent_cells(row: Mapping[str, Any]) -> list[str]:
+    return [f'{row["duration_s"]:.1f} s', _score(row["speech_s"])]
 
 
 def _error_rows(errors) -> list[str]:
@@ -421,14 +423,17 @@ reason scoring at least {rules["flag_min"]}. Times are in {_e(zone.key)}. Report
 </div>
 <h2>Emergencies, highest score first</h2>
 {_table(["call", "time", "line", "category", "emergency", "audio", "text", "evidence",
-         "prank reasons", *clip_header], _emergency_rows(calls, zone, clips),
-        table_id="emergencies")}
+         "prank reasons", *clip_header],
+        _flag_rows(calls, "emergency", _emergency_cells, zone=zone, sort_by="emergency_score",
+                   clips=clips), table_id="emergencies")}
 <h2>Prank candidates</h2>
 {_table(["call", "time", "line", "reasons (score)", "prank score", "emergency", "evidence",
-         *clip_header], _prank_rows(calls, zone, clips), table_id="prank-candidates")}
+         *clip_header],
+        _flag_rows(calls, "prank_candidate", _prank_cells, zone=zone, sort_by="prank_score",
+                   clips=clips), table_id="prank-candidates")}
 <h2>Silent calls</h2>
-{_table(["call", "time", "line", "duration", "speech (s)"], _silent_rows(calls, zone),
-        table_id="silent")}
+{_table(["call", "time", "line", "duration", "speech (s)"],
+        _flag_rows(calls, "silent", _silent_cells, zone=zone), table_id="silent")}
 <h2>Errors</h2>
 <p>{_e(", ".join(f"{stage}: {n}" for stage, n in sorted(by_stage.items())) or "none")}</p>
 {_table(["call", "stage", "error", "message"], _error_rows(night.errors), table_id="errors")}

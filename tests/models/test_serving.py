@@ -14,27 +14,16 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from models import DEFAULT_BUNDLE, serving
 from models.serving import METRICS_NAMESPACE, CallModelHandler, without_audio
+from tests.calls import flat_call
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
-from transforms.records import CallRecord
 from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT, FeatureConfig
 from transforms.speech import speech_probes
 from transforms.text import Vocabulary
 
 
-def _call(call_id: str, n_windows: int, *, level_db: float = -40.0,
-          tokens: tuple[str, ...] = ("불",)) -> CallFeatures:
-    config = FeatureConfig()
-    return CallFeatures(
-        record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav", source_uri="m#row=1"),
-        log_mel=np.full((n_windows, config.n_mels, config.n_frames), level_db, np.float32),
-        window_starts_s=np.arange(n_windows, dtype=np.float32) * config.window_s,
-        tokens=tokens, duration_s=n_windows * config.window_s, sample_rate_hz=8000,
-        n_channels=1)
-
-
 def test_without_audio_keeps_everything_but_the_log_mel_and_the_speech_probes():
-    call = dataclasses.replace(_call("x", 3), speech=speech_probes(
+    call = dataclasses.replace(flat_call("x", 3), speech=speech_probes(
         np.full(16_000, 0.1, np.float32), sample_rate_hz=16_000))
     kept = without_audio(call, speech_s=1.5)
     assert kept.log_mel.shape == (0,) + call.log_mel.shape[1:]
@@ -79,7 +68,7 @@ def _run_handler(calls: list[CallFeatures], *, max_batch_size: int) -> dict[str,
 
 
 def test_run_inference_batches_whole_calls_by_their_windows():
-    calls = [_call("a", 3), _call("b", 2), _call("c", 1), _call("d", 4)]
+    calls = [flat_call("a", 3), flat_call("b", 2), flat_call("c", 1), flat_call("d", 4)]
 
     results = _run_handler(calls, max_batch_size=4)
 
@@ -100,7 +89,7 @@ def test_run_inference_batches_whole_calls_by_their_windows():
 
 
 def test_a_call_longer_than_a_batch_is_scored_in_a_batch_of_its_own():
-    calls = [_call("long", 5), _call("short", 1)]
+    calls = [flat_call("long", 5), flat_call("short", 1)]
 
     results = _run_handler(calls, max_batch_size=2)
 
@@ -110,7 +99,7 @@ def test_a_call_longer_than_a_batch_is_scored_in_a_batch_of_its_own():
 
 
 def test_run_inference_outputs_match_scoring_each_call_alone():
-    loud, quiet = _call("loud", 2, level_db=-10.0), _call("quiet", 3, level_db=-90.0)
+    loud, quiet = flat_call("loud", 2, level_db=-10.0), flat_call("quiet", 3, level_db=-90.0)
 
     together = _run_handler([loud, quiet], max_batch_size=8)
     alone = _run_handler([quiet], max_batch_size=8)
@@ -122,7 +111,7 @@ def test_run_inference_outputs_match_scoring_each_call_alone():
 
 
 def test_inputs_the_feature_step_never_gives_are_a_bug_that_fails_the_job():
-    good, bad = _call("good", 2), _call("bad", 2)
+    good, bad = flat_call("good", 2), flat_call("bad", 2)
     bad.log_mel[1, 0, 0] = np.nan  # the feature step refuses such a call (FeatureError)
 
     with pytest.raises(Exception, match="holds NaN or Inf"):
@@ -176,7 +165,7 @@ def test_auto_keeps_float32_when_bfloat16_changed_a_decision(monkeypatch, tmp_pa
 
 def test_window_inputs_stack_calls_in_order_and_leave_one_call_uncopied():
     vocabulary = Vocabulary(tokens=("<pad>", "<oov>", "불", "강도"))
-    first, second = _call("a", 2, level_db=-10.0, tokens=("불",)), _call("b", 1, tokens=("강도",))
+    first, second = flat_call("a", 2, level_db=-10.0, tokens=("불",)), flat_call("b", 1, tokens=("강도",))
     config = FeatureConfig()
 
     inputs = window_inputs([first, second], vocab=vocabulary, config=config,

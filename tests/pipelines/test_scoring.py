@@ -18,10 +18,9 @@ from pipelines.rules import REPEAT_CALLER, PrankRules
 from pipelines.scoring import ScoredCall, add_repeat_caller_reason, caller_hash, score_call
 from pipelines.settings import settings_from_options
 from pipelines.triage import _AggregateFn, caller_group_key, failed_call_error
+from tests.calls import flat_call
 from transforms.errors import InferenceError
-from transforms.features import CallFeatures
 from transforms.records import CallError, CallRecord
-from transforms.spec import FeatureConfig
 from transforms.speech import MIN_SPEECH_S
 
 RULES = PrankRules()
@@ -41,17 +40,6 @@ def _scored(call_id: str, *, emergency: float, caller: str = "h1") -> ScoredCall
                       has_transcript=True, speech_s=5.0, audio_warnings=(),
                       scores=_scores(emergency=emergency),
                       reasons=())
-
-
-def _call(call_id: str, n_windows: int, *, level_db: float = -40.0,
-          tokens: tuple[str, ...] = ("불",)) -> CallFeatures:
-    config = FeatureConfig()
-    return CallFeatures(
-        record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav", source_uri="m#row=1"),
-        log_mel=np.full((n_windows, config.n_mels, config.n_frames), level_db, np.float32),
-        window_starts_s=np.arange(n_windows, dtype=np.float32) * config.window_s,
-        tokens=tokens, duration_s=n_windows * config.window_s, sample_rate_hz=8000,
-        n_channels=1)
 
 
 def test_repeat_caller_flags_three_calmly_scored_calls_of_one_caller():
@@ -91,7 +79,7 @@ def test_caller_hash_is_keyed_stable_and_hides_the_number():
 
 
 def test_score_call_aggregates_and_drops_the_text_score_without_a_transcript():
-    call = without_audio(_call("x", 2, tokens=()), speech_s=0.0)
+    call = without_audio(flat_call("x", 2, tokens=()), speech_s=0.0)
     outputs = {"emergency": np.array([0.2, 0.9], np.float32),
                "audio_emergency": np.array([0.1, 0.8], np.float32),
                "text_emergency": np.array([0.5, 0.5], np.float32),
@@ -111,7 +99,7 @@ def test_score_call_aggregates_and_drops_the_text_score_without_a_transcript():
 
 
 def test_a_call_whose_outputs_are_not_finite_fails_with_an_inference_error():
-    call = without_audio(_call("x", 2), speech_s=1.0)
+    call = without_audio(flat_call("x", 2), speech_s=1.0)
     outputs = {"emergency": np.array([0.2, np.nan], np.float32),
                "category": np.tile(np.eye(16, dtype=np.float32)[2], (2, 1))}
 
@@ -126,9 +114,9 @@ def test_a_call_the_model_answers_with_nan_lands_in_the_dead_letters_alone(tmp_p
         "--archive=/a", f"--out={tmp_path}", f"--model={DEFAULT_BUNDLE}",
         f"--caller-hash-key-file={key}"]), environ={})
     category = np.tile(np.eye(16, dtype=np.float32)[2], (2, 1))
-    good = (without_audio(_call("good", 2), speech_s=3.0),
+    good = (without_audio(flat_call("good", 2), speech_s=3.0),
             {"emergency": np.array([0.2, 0.9], np.float32), "category": category})
-    bad = (without_audio(_call("bad", 2), speech_s=3.0),
+    bad = (without_audio(flat_call("bad", 2), speech_s=3.0),
            {"emergency": np.array([0.2, np.nan], np.float32), "category": category})
 
     with beam.Pipeline() as pipeline:
