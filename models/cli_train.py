@@ -82,6 +82,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODEL_BUILDERS),
                         help="architecture (default: %(default)s)")
     parser.add_argument("--out", required=True, help="bundle folder to write (or gs://)")
+    parser.add_argument("--reviewed", action="append", default=[], metavar="REPORTS",
+                        help="a report root of the nightly job (its --out): add the calls "
+                             "analysts labelled there (`call-triage review import`, every "
+                             "night) to the train split; the validation and test splits "
+                             "stay the archive's own, so the figures stay comparable. "
+                             "Repeatable (docs/review.md)")
     add_fit_arguments(parser)
     parser.add_argument("--max-train-windows", type=int, default=None,
                         help="fit on a random subset of this many training windows")
@@ -103,5 +109,5 @@ def run_command(args: argparse.Namespace) -> int:
         vgg_weights=args.vgg_weights, audio_pooling=args.audio_pooling,
         gate_l2=args.gate_l2)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
-                 cache_dir=cache_dir(args), workers=args.workers)
+                 cache_dir=cache_dir(args), workers=args.workers, reviewed=args.reviewed)
     return 0

@@ -6,6 +6,8 @@ processes, each with its own Okt tokenizer) and caches them on disk as ``.npz`` 
 the archive, its listing and the :class:`~transforms.spec.FeatureConfig`.
 :func:`window_set` stacks the windows of some calls into model inputs (through
 :func:`transforms.features.window_inputs`) and per-window targets and sample weights.
+:func:`reviewed_nights` and :func:`reviewed_features` give the calls analysts labelled
+with ``call-triage review import`` (docs/review.md), for the train split.
 
 Window targets (one row per window, ``window_s`` long from its start, clipped to the call):
 
@@ -33,14 +35,14 @@ import logging
 import math
 import multiprocessing
 import os
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Collection, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import spec
 from transforms.archive import list_calls
-from transforms.errors import CallInputError, ConfigError
+from transforms.errors import ArchiveError, CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
@@ -424,14 +426,18 @@ def default_workers() -> int:
 
 
 def load_archive_features(root: str, *, config: FeatureConfig, cache_dir: Optional[str],
-                          workers: Optional[int] = None) -> ArchiveFeatures:
-    """List archive ``root`` and extract the features of every call, or read them from
-    ``cache_dir`` (``None``: no cache) when this listing and config were extracted before.
+                          workers: Optional[int] = None,
+                          call_ids: Optional[Collection[str]] = None) -> ArchiveFeatures:
+    """List archive ``root`` and extract the features of every call (with ``call_ids``:
+    of the listed calls with those ids only), or read them from ``cache_dir`` (``None``: no
+    cache) when this listing and config were extracted before.
 
     Listing errors and per-call failures end up in ``errors`` (logged with their count);
     raises :class:`~transforms.errors.ArchiveError` when the archive cannot be listed.
     """
     listing = list_calls(root)
+    if call_ids is not None:
+        listing = [item for item in listing if item.call_id in call_ids]
     records = [item for item in listing if isinstance(item, CallRecord)]
     listing_errors = [item for item in listing if isinstance(item, CallError)]
     path = None
@@ -468,3 +474,80 @@ def split_sizes(splits: Mapping[str, Sequence[CallFeatures]]) -> dict[str, dict[
 def total_hours(calls: Sequence[CallFeatures]) -> float:
     """Summed duration of ``calls`` in hours."""
     return math.fsum(call.duration_s for call in calls) / 3600.0
+
+
+# --- analysts' verdicts (call-triage review, docs/review.md) ---------------------------
+
+#: Where ``call-triage review import`` keeps a night's verdicts under a report root:
+#: ``<out>/reviews/run_date=<D>/`` holds :data:`REVIEW_FILE` (the night, its archive and
+#: counts) and :data:`REVIEW_LABELS_FILE` (the verdicts that are labels, as
+#: :func:`read_labels` reads them).
+REVIEWS = "reviews"
+REVIEW_FILE = "review.json"
+REVIEW_LABELS_FILE = "labels.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewedNight:
+    """One night's analysts' labels under the report root ``out``: ``labels`` as
+    :func:`read_labels` gives them (call id → fields), for calls of ``archive``."""
+
+    out: str
+    run_date: str
+    archive: str
+    labels: dict[str, dict]
+
+
+def reviewed_nights(out: str) -> list[ReviewedNight]:
+    """Every night with imported verdicts under the report root ``out`` (local or
+    ``gs://``), oldest first. Raises ConfigError when there is none, or when a night's
+    files cannot be read."""
+    pattern = FileSystems.join(out.rstrip("/"), REVIEWS, "*", REVIEW_FILE)
+    paths = sorted(meta.path for meta in FileSystems.match([pattern])[0].metadata_list)
+    if not paths:
+        raise ConfigError(f"no reviewed night under {out} (no {pattern}); store analysts' "
+                          f"verdicts with `call-triage review import`")
+    nights = []
+    for path in paths:
+        try:
+            with FileSystems.open(path) as handle:
+                record = json.loads(handle.read().decode("utf-8"))
+            run_date, archive = record["run_date"], record["archive"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigError(f"cannot read the review record {path}: {error!r}") from error
+        labels = read_labels(f"{path.rsplit('/', 1)[0]}/{REVIEW_LABELS_FILE}")
+        nights.append(ReviewedNight(out=out, run_date=run_date, archive=archive,
+                                    labels=labels))
+    return nights
+
+
+def reviewed_features(night: ReviewedNight, *, config: FeatureConfig,
+                      cache_dir: Optional[str], workers: Optional[int] = None
+                      ) -> tuple[CallFeatures, ...]:
+    """The features of the calls ``night``'s analysts labelled (extracted from, or cached
+    for, the night's archive), with those labels and in the ``train`` split. Raises
+    ConfigError when the archive cannot be read, or a labelled call is not in it or fails
+    to featurise."""
+    if not night.labels:
+        return ()
+    where = f"reviewed night {night.run_date} under {night.out}"
+    try:
+        features = load_archive_features(night.archive, config=config, cache_dir=cache_dir,
+                                         workers=workers, call_ids=night.labels)
+    except ArchiveError as error:
+        raise ConfigError(f"{where}: its archive cannot be read: {error}") from error
+    failed = {error.call_id: error for error in features.errors}
+    found = {call.record.call_id for call in features.calls}
+    problems = [f"{call_id!r} {_absence(failed.get(call_id))}"
+                for call_id in night.labels if call_id not in found]
+    if problems:
+        raise ConfigError(f"{where}: {len(problems)} reviewed call(s) of archive "
+                          f"{night.archive} cannot be trained on: " + "; ".join(problems[:10]))
+    labels = {call_id: {**fields, "split": "train"} for call_id, fields in night.labels.items()}
+    return relabel(features.calls, labels)
+
+
+def _absence(error: Optional[CallError]) -> str:
+    """Why a reviewed call has no features: not listed, or its failure."""
+    return ("is not in the archive" if error is None else
+            f"failed ({error.stage}: {error.error_type})")

@@ -37,6 +37,19 @@ def _calibration_rows(calibration: Mapping[str, Any]) -> str:
         calibration["mean_score"], calibration["fraction_positive"], calibration["calls"]))
 
 
+def _reviewed_line(training: Mapping[str, Any]) -> str:
+    """The model card's line on the analysts' reviewed calls added to the train split
+    (``call-triage train --reviewed``), or nothing."""
+    sources = training.get("reviewed") or []
+    if not sources:
+        return ""
+    nights = "; ".join(f"{source['calls']} of the night {source['run_date']} under "
+                       f"`{source['out']}`" for source in sources)
+    return (f"\nThe train split also holds {sum(source['calls'] for source in sources)} "
+            f"calls labelled by analysts (`call-triage review`): {nights}. The validation "
+            f"and test splits are the archive's own.\n")
+
+
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
     training, test, validation = metadata["training"], metrics["test"], metrics["validation"]
@@ -95,7 +108,7 @@ manifest's `split` column:
 | split | calls | windows | emergency | normal | prank |
 |---|---|---|---|---|---|
 {rows}
-
+{_reviewed_line(training)}
 Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, early stopping on
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},

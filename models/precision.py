@@ -106,3 +106,8 @@ def resolve_precision(requested: str, *, metadata: Mapping[str, Any], native: bo
     return "bfloat16", (f"auto: native bfloat16; no emergency or prank decision changed on "
                         f"the bundle's {check.get('split', '?')} split "
                         f"({check.get('calls', '?')} calls)")
+
+
+def scored_windows_counter(precision: str) -> str:
+    """Name of the Beam counter of the windows the model scored in ``precision``."""
+    return f"windows_scored_{precision}"

@@ -17,24 +17,19 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
 from models.bundle import ModelBundle, load_bundle
-from models.precision import PRECISION_CHOICES, PRECISIONS, native_bfloat16, resolve_precision
+from models.precision import (PRECISION_CHOICES, PRECISIONS, native_bfloat16,
+                              resolve_precision, scored_windows_counter)
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
+from transforms.progress import METRICS_NAMESPACE
 from transforms.spec import MODEL_INPUTS, FeatureConfig
 from transforms.speech import measure_speech, speech_detector
 from transforms.worker import freeze_startup_objects
 
 LOG = logging.getLogger(__name__)
 
-#: Namespace of the job's Beam counters (and of RunInference's own metrics).
-METRICS_NAMESPACE = "call_triage"
 #: Windows per ``predict_on_batch`` call.
 PREDICT_BATCH = 64
-
-
-def scored_windows_counter(precision: str) -> str:
-    """Name of the counter of windows the model scored in ``precision``."""
-    return f"windows_scored_{precision}"
 
 
 def model_inputs(bundle: ModelBundle, inputs: Mapping[str, np.ndarray]

@@ -34,6 +34,8 @@ from models.dataset import (
     balanced_weights,
     build_vocabulary,
     load_archive_features,
+    reviewed_features,
+    reviewed_nights,
     split_calls,
     split_sizes,
     total_hours,
@@ -279,8 +281,10 @@ def model_version(*, created: datetime.datetime, digest: str) -> str:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class PreparedArchive:
-    """A labelled archive ready to fit on: its features, labelled calls per split, the
-    vocabulary of the train split and each split's :class:`WindowSet`."""
+    """A labelled archive ready to fit on: its features, labelled calls per split (the
+    train split with the analysts' reviewed calls added), the vocabulary of the train
+    split, each split's :class:`WindowSet`, and ``reviewed``: where the reviewed calls came
+    from (one record per night: ``out``, ``run_date``, ``archive``, ``calls``)."""
 
     archive: str
     config: FeatureConfig
@@ -288,18 +292,44 @@ class PreparedArchive:
     splits: dict[str, tuple[CallFeatures, ...]]
     vocabulary: Vocabulary
     windows: dict[str, WindowSet]
+    reviewed: tuple[dict[str, Any], ...] = ()
+
+
+def reviewed_training_calls(reviewed: Sequence[str], *, config: FeatureConfig,
+                            cache_dir: Optional[str], workers: Optional[int] = None
+                            ) -> tuple[tuple[CallFeatures, ...], tuple[dict[str, Any], ...]]:
+    """The calls analysts labelled (``call-triage review import``) in every night under the
+    report roots ``reviewed``, as train-split calls, and one source record per night that
+    gave some. Silent verdicts are not labels, so they are not among them."""
+    calls: list[CallFeatures] = []
+    sources = []
+    for night in (night for out in reviewed for night in reviewed_nights(out)):
+        found = reviewed_features(night, config=config, cache_dir=cache_dir, workers=workers)
+        if found:
+            calls += found
+            sources.append({"out": night.out, "run_date": night.run_date,
+                            "archive": night.archive, "calls": len(found)})
+            LOG.info("adding %d reviewed calls of %s (night %s) to the train split",
+                     len(found), night.out, night.run_date)
+    return tuple(calls), tuple(sources)
 
 
 def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequence[str],
-                    cache_dir: Optional[str], workers: Optional[int] = None
-                    ) -> PreparedArchive:
-    """Features (cached) → splits → train vocabulary → window sets with ``input_names``.
+                    cache_dir: Optional[str], workers: Optional[int] = None,
+                    reviewed: Sequence[str] = ()) -> PreparedArchive:
+    """Features (cached) → splits, plus the calls analysts reviewed under the report roots
+    ``reviewed`` in the train split (:func:`reviewed_training_calls`; the validation and
+    test splits stay the archive's own) → train vocabulary → window sets with
+    ``input_names``.
 
     Raises ConfigError when a split has no labelled calls.
     """
     features = load_archive_features(archive, config=config, cache_dir=cache_dir,
                                      workers=workers)
     splits = split_calls(features.calls)
+    extra, sources = reviewed_training_calls(reviewed, config=config, cache_dir=cache_dir,
+                                             workers=workers)
+    splits["train"] += extra
     empty = [name for name, calls in splits.items() if not calls]
     if empty:
         raise ConfigError(f"archive {archive!r} has no labelled calls in split(s) {empty}")
@@ -308,7 +338,7 @@ def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequenc
                                 input_names=input_names)
                for name, calls in splits.items()}
     return PreparedArchive(archive=archive, config=config, features=features, splits=splits,
-                           vocabulary=vocabulary, windows=windows)
+                           vocabulary=vocabulary, windows=windows, reviewed=sources)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -406,6 +436,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
         "weights_origin": builders.weights_origin(weights_path=options.vgg_weights),
         "training": {
             "archive": prepared.archive,
+            "reviewed": list(prepared.reviewed),
             "splits": split_sizes(prepared.splits),
             "hours": total_hours(prepared.features.calls),
             "failed_calls": len(prepared.features.errors),
@@ -454,11 +485,13 @@ def write_bundle(bundle: ModelBundle, *, out: str) -> None:
 
 def train_bundle(*, archive: str, model_name: str, out: str, options: TrainOptions,
                  config: FeatureConfig = spec.DEFAULT_FEATURES, cache_dir: Optional[str],
-                 workers: Optional[int] = None) -> TrainedModel:
-    """``call-triage train``: fit ``model_name`` on ``archive``, write the bundle at ``out``
-    and print its test-split figures."""
+                 workers: Optional[int] = None, reviewed: Sequence[str] = ()) -> TrainedModel:
+    """``call-triage train``: fit ``model_name`` on ``archive`` (plus the calls analysts
+    reviewed under the report roots ``reviewed``, in the train split), write the bundle at
+    ``out`` and print its test-split figures."""
     prepared = prepare_archive(archive, config=config, cache_dir=cache_dir, workers=workers,
-                               input_names=builders.model_input_names(model_name))
+                               input_names=builders.model_input_names(model_name),
+                               reviewed=reviewed)
     trained = train_model(prepared, model_name=model_name, options=options)
     write_bundle(trained.bundle, out=out)
     print(format_metrics(trained.metrics["test"],

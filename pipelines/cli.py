@@ -32,6 +32,7 @@ COMMANDS = {
     "compare": ("models.cli_compare", "train and compare the four architectures"),
     "run": ("pipelines.triage", "the nightly triage job: score an archive, write reports"),
     "report": ("pipelines.night_report", "write a night's HTML report for analysts"),
+    "review": ("pipelines.review", "export a night's review queue, import analysts' verdicts"),
 }
 #: Where a command's options are declared, when not in its module (which loads TensorFlow).
 OPTION_MODULES = {"run": "pipelines.options"}

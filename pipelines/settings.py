@@ -158,6 +158,12 @@ def remove_random_key(source: CallerKeySource) -> None:
         FileSystems.delete([source.file])
 
 
+def _absolute(path: str) -> str:
+    """A local ``path`` made absolute (what the summary records is then valid from any
+    folder); a ``gs://`` URI as it is."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def settings_from_options(options: PipelineOptions, *, environ: dict,
                           today: Optional[dt.date] = None) -> TriageSettings:
     """The run's settings, validated; ``today`` (in the call centre's time zone) stands for
@@ -179,7 +185,7 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
     run_id = f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}"
     out = triage.out.rstrip("/")
     return TriageSettings(
-        archive=triage.archive.rstrip("/"), out=out, bundle=triage.bundle,
+        archive=_absolute(triage.archive.rstrip("/")), out=out, bundle=triage.bundle,
         run_date=run_date, timezone=triage.timezone, run_id=run_id,
         caller_key=caller_key_source(triage.caller_hash_key_file, environ=environ,
                                      staging=publish.staging_root(out, run_id)),

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import apache_beam as beam
 import pyarrow as pa
 
-from models.precision import PRECISIONS
-from models.serving import METRICS_NAMESPACE, scored_windows_counter
+from models.precision import PRECISIONS, scored_windows_counter
+from transforms.progress import METRICS_NAMESPACE
 
 if TYPE_CHECKING:
     from pipelines.settings import TriageSettings

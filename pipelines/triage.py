@@ -24,7 +24,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from models.serving import METRICS_NAMESPACE, CallModelHandler
+from models.serving import CallModelHandler
 from pipelines import lease, night_report, publish, reports
 from pipelines.options import EXIT_ERROR_RATE
 from pipelines.scoring import ScoredCall, add_repeat_caller_reason, score_call
@@ -34,7 +34,7 @@ from pipelines.summary import counter_values, error_rate, format_summary
 from transforms.archive import check_archive_root
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
 from transforms.errors import InferenceError
-from transforms.progress import step_progress
+from transforms.progress import METRICS_NAMESPACE, step_progress
 from transforms.records import CallError
 
 LOG = logging.getLogger(__name__)

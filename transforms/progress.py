@@ -17,6 +17,9 @@ from typing import Callable, Optional
 
 LOG = logging.getLogger(__name__)
 
+#: Namespace of the job's Beam counters (and of RunInference's own metrics).
+METRICS_NAMESPACE = "call_triage"
+
 #: Seconds between two progress lines of one step.
 LOG_EVERY_S = 10.0
 

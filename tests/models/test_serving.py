@@ -13,8 +13,9 @@ from apache_beam.ml.inference.base import RunInference
 from apache_beam.testing.util import assert_that, equal_to
 
 from models import DEFAULT_BUNDLE, serving
-from models.serving import METRICS_NAMESPACE, CallModelHandler, without_audio
+from models.serving import CallModelHandler, without_audio
 from tests.calls import flat_call
+from transforms.progress import METRICS_NAMESPACE
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
 from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT, FeatureConfig
