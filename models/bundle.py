@@ -40,7 +40,6 @@ from transforms.errors import BundleError, ConfigError
 from transforms.spec import (
     CATEGORIES,
     CATEGORY_OUTPUT,
-    DEFAULT_FEATURES,
     EMERGENCY_OUTPUT,
     MODEL_INPUTS,
     SIGMOID_OUTPUTS,
@@ -385,7 +384,7 @@ def _read_checked_manifest(path: str, *, expected_config: FeatureConfig | None
     return manifest, thresholds, _read_config(path, expected=expected_config)
 
 
-def read_bundle_metadata(path: str, *, expected_config: FeatureConfig | None = DEFAULT_FEATURES
+def read_bundle_metadata(path: str, *, expected_config: FeatureConfig | None = None
                          ) -> dict[str, Any]:
     """``bundle.json`` of the bundle at ``path``, checked, with ``thresholds`` and the
     ``feature_config`` dict — without loading the model (for launchers and summaries).
@@ -397,7 +396,7 @@ def read_bundle_metadata(path: str, *, expected_config: FeatureConfig | None = D
     return {**manifest, "thresholds": thresholds, "feature_config": config.to_dict()}
 
 
-def load_bundle(path: str, *, expected_config: FeatureConfig | None = DEFAULT_FEATURES
+def load_bundle(path: str, *, expected_config: FeatureConfig | None = None
                 ) -> ModelBundle:
     """Load and check the bundle in directory ``path`` (local or ``gs://``).
 

@@ -5,7 +5,7 @@
 
 Features are extracted once (and cached); every model is fitted on the same train split,
 gets its threshold on the same validation split and is measured on the same test split.
-VGG-16 at 150×150 costs ~20× the CNN per window on a CPU, so by default it is fitted on a
+VGG-16 at 150×150 costs many times the CNN per window on a CPU, so by default it is fitted on a
 random subset of the training windows for fewer epochs (``--vgg-train-windows``,
 ``--vgg-epochs``); the table's notes say so. Each model's bundle is written under
 ``--out-dir``, with the table (Markdown) and its rows (JSON).
@@ -149,7 +149,7 @@ Notes:
   nightly job does) at the model's emergency threshold, chosen on the validation split
   for recall ≥ 0.98; *category acc*: the 16-way category of emergency and normal calls.
 - VGG-16 starts from random weights unless `--vgg-weights` gives a local ImageNet file (no
-  download is possible here); at 150×150 it costs ~20× the CNN per window on a CPU, hence
+  download is possible here); at 150×150 it costs many times the CNN per window on a CPU, hence
   its smaller budget above.
 - *inference*: test windows scored per second (batches of 64, with aggregation).
 """

@@ -86,18 +86,21 @@ def calibration(*, labels: Sequence[bool] | np.ndarray,
                 ) -> dict:
     """How well ``scores`` read as probabilities: in each of ``n_bins`` equal-width score
     bins with calls, the mean score, the share of positives and the number of calls
-    (:func:`sklearn.calibration.calibration_curve`), and the expected calibration error
-    ``ece``: the calls-weighted mean of |share of positives − mean score| over the bins."""
+    (:func:`sklearn.calibration.calibration_curve`); the calls in every bin, empty ones
+    included (``calls_per_bin``, the reference of the night report's drift check); and the
+    expected calibration error ``ece``: the calls-weighted mean of |share of positives −
+    mean score| over the bins."""
     truth, values = _binary(labels, scores)
     fraction, mean_score = sklearn.calibration.calibration_curve(
         truth, np.clip(values, 0.0, 1.0), n_bins=n_bins, strategy="uniform")
     edges = np.linspace(0.0, 1.0, n_bins + 1)[1:-1]  # the bins calibration_curve uses
-    counts = np.bincount(np.searchsorted(edges, np.clip(values, 0.0, 1.0)), minlength=n_bins)
-    counts = counts[counts > 0]
+    per_bin = np.bincount(np.searchsorted(edges, np.clip(values, 0.0, 1.0)), minlength=n_bins)
+    counts = per_bin[per_bin > 0]
     ece = float(np.sum(counts * np.abs(fraction - mean_score)) / truth.size)
     return {"mean_score": [round(float(v), 4) for v in mean_score],
             "fraction_positive": [round(float(v), 4) for v in fraction],
-            "calls": [int(v) for v in counts], "ece": round(ece, 4)}
+            "calls": [int(v) for v in counts], "calls_per_bin": [int(v) for v in per_bin],
+            "ece": round(ece, 4)}
 
 
 def _ratio(numerator: int, denominator: int) -> Optional[float]:

@@ -28,6 +28,8 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from pipelines import publish, reports
+from pipelines.rules import FLAGS
+from pipelines.summary import FLAG_COUNTS
 from transforms.archive import open_audio
 from transforms.audio import decode_audio, encode_audio
 from transforms.errors import CallInputError, ConfigError, ReportError
@@ -35,7 +37,6 @@ from transforms.spec import CATEGORIES
 
 LOG = logging.getLogger(__name__)
 
-REPORT = "report"
 INDEX_FILE = "index.html"
 #: What the trend and the drift check read of the earlier nights.
 TREND_COLUMNS = ("call_id", "emergency_score", "flag")
@@ -46,11 +47,13 @@ SCORE_BINS = np.linspace(0.0, 1.0, 11)
 #: Population stability index above which tonight's scores count as shifted (the usual
 #: reading: below 0.1 stable, 0.1-0.25 a moderate shift, above 0.25 a major one).
 PSI_WARNING = 0.25
-#: Share floor of an empty bin in the PSI, so that one empty bin does not make it infinite.
-PSI_FLOOR = 1e-4
+#: Calls added to every bin of both distributions before the PSI (additive smoothing).
+PSI_PRIOR = 0.5
+#: Fewest calls in a night for its PSI to be judged: a smaller sample of the very same
+#: distribution often lands above the warning by chance.
+PSI_MIN_CALLS = 200
 #: Rate of the embedded clips (telephone bandwidth).
 CLIP_RATE_HZ = 8000
-FLAGS = ("emergency", "prank_candidate", "silent", "normal")
 _FLAG_COLOURS = {"emergency": "#c62828", "prank_candidate": "#ef6c00", "silent": "#6d4c41",
                  "normal": "#607d8b"}
 CALL_COLUMNS = ["call_id", "audio_uri", "started_at", "line", "duration_s", "speech_s",
@@ -71,19 +74,27 @@ class Night:
 
 @dataclasses.dataclass(frozen=True)
 class Drift:
-    """Tonight's emergency scores against a reference: the PSI and what it was against."""
+    """Tonight's emergency scores against a reference: what it was against, the PSI, and
+    the night's number of calls."""
 
     against: str
     psi: float
+    n_calls: int
+
+    @property
+    def judged(self) -> bool:
+        """Whether the night has enough calls (:data:`PSI_MIN_CALLS`) to judge its PSI."""
+        return self.n_calls >= PSI_MIN_CALLS
 
     @property
     def shifted(self) -> bool:
-        return self.psi > PSI_WARNING
+        return self.judged and self.psi > PSI_WARNING
 
 
 def report_path(out: str, run_date: str) -> str:
     """``<out>/report/run_date=<run_date>/index.html``."""
-    return FileSystems.join(reports.partition_dir(out, REPORT, run_date), INDEX_FILE)
+    return FileSystems.join(reports.partition_dir(out, reports.HTML_REPORT, run_date),
+                            INDEX_FILE)
 
 
 def published_nights(out: str) -> list[str]:
@@ -120,53 +131,64 @@ def load_night(out: str, run_date: str, *, columns: Sequence[str] = CALL_COLUMNS
                  errors=errors.to_pylist())
 
 
-def score_shares(scores: Sequence[float]) -> np.ndarray:
-    """The share of ``scores`` in each :data:`SCORE_BINS` bin: float64 (10,), summing to 1
-    (zeros for no scores)."""
+def bin_counts(scores: Sequence[float]) -> np.ndarray:
+    """How many ``scores`` fall in each :data:`SCORE_BINS` bin: int64 (10,)."""
     counts, _ = np.histogram(np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0),
                              bins=SCORE_BINS)
-    return counts / counts.sum() if counts.sum() else counts.astype(np.float64)
+    return counts
+
+
+def smoothed_shares(counts: np.ndarray) -> np.ndarray:
+    """Bin shares with :data:`PSI_PRIOR` calls added to every bin, so an empty bin of a
+    small sample neither makes the PSI infinite nor dominates it: float64, summing to 1."""
+    counts = np.asarray(counts, dtype=np.float64) + PSI_PRIOR
+    return counts / counts.sum()
 
 
 def population_stability(reference: np.ndarray, observed: np.ndarray) -> float:
-    """PSI = Σ (o - r) · ln(o / r) over the bins of two share vectors (each summing to 1),
-    with empty bins floored at :data:`PSI_FLOOR`; 0 means the same distribution."""
+    """PSI = Σ (o - r) · ln(o / r) over the bins of two positive share vectors (each
+    summing to 1); 0 means the same distribution."""
     if reference.shape != observed.shape:
         raise ValueError(f"shares of shapes {reference.shape} and {observed.shape}")
-    ref = np.maximum(reference, PSI_FLOOR)
-    obs = np.maximum(observed, PSI_FLOOR)
-    return float(np.sum((obs - ref) * np.log(obs / ref)))
+    return float(np.sum((observed - reference) * np.log(observed / reference)))
 
 
-def validation_shares(bundle: str) -> Optional[np.ndarray]:
-    """The validation calls' score shares recorded in the bundle's ``metrics.json``
-    (``validation.calibration.calls`` per bin), or None when the bundle has none."""
+def validation_counts(bundle: str) -> Optional[np.ndarray]:
+    """The validation calls per score bin recorded in the bundle's ``metrics.json``
+    (``validation.calibration.calls_per_bin``, or ``calls`` when that has all ten bins),
+    or None, with a warning, when the bundle records no such histogram."""
     path = FileSystems.join(bundle, "metrics.json")
     try:
         with FileSystems.open(path) as handle:
-            metrics = json.loads(handle.read().decode("utf-8"))
-        counts = np.asarray(metrics["validation"]["calibration"]["calls"], dtype=np.float64)
+            calibration = json.loads(handle.read().decode("utf-8"))["validation"]["calibration"]
+        counts = np.asarray(calibration.get("calls_per_bin", calibration["calls"]),
+                            dtype=np.float64)
     except (OSError, ValueError, KeyError, TypeError) as error:
         LOG.warning("no validation score reference in %s (%s)", path, type(error).__name__)
         return None
-    if counts.shape != (len(SCORE_BINS) - 1,) or counts.sum() <= 0:
+    if counts.shape != (len(SCORE_BINS) - 1,):
+        LOG.warning("the validation histogram in %s has %d bins, not %d: no reference",
+                    path, counts.size, len(SCORE_BINS) - 1)
         return None
-    return counts / counts.sum()
+    return counts
 
 
 def drift_checks(night: Night, *, earlier: Sequence[Night]) -> list[Drift]:
     """Tonight's emergency-score PSI against the bundle's validation calls and against the
     earlier nights' calls pooled (each when there is such a reference)."""
-    tonight = score_shares([row["emergency_score"] for row in night.calls])
+    if not night.calls:
+        return []
+    tonight = smoothed_shares(bin_counts([row["emergency_score"] for row in night.calls]))
+    n_calls = len(night.calls)
     checks = []
-    reference = validation_shares(night.summary["model"]["bundle"])
-    if reference is not None and night.calls:
-        checks.append(Drift("the bundle's validation calls",
-                            population_stability(reference, tonight)))
+    reference = validation_counts(night.summary["model"]["bundle"])
+    if reference is not None:
+        checks.append(Drift("the bundle's validation calls", population_stability(
+            smoothed_shares(reference), tonight), n_calls))
     before = [row["emergency_score"] for other in earlier for row in other.calls]
-    if before and night.calls:
-        checks.append(Drift(f"the {len(earlier)} nights before",
-                            population_stability(score_shares(before), tonight)))
+    if before:
+        checks.append(Drift(f"the {len(earlier)} nights before", population_stability(
+            smoothed_shares(bin_counts(before)), tonight), n_calls))
     return checks
 
 
@@ -176,14 +198,10 @@ def trend_row(night: Night) -> dict[str, Any]:
     scores = [row["emergency_score"] for row in night.calls]
     n = max(counts["input"], 1)
     return {"run_date": night.run_date, "calls": counts["input"],
-            **{flag: counts[key] for flag, key in _COUNT_KEYS.items()},
+            **{flag: counts[key] for flag, key in FLAG_COUNTS.items()},
             "errors": counts["errors"],
-            **{f"{flag}_rate": counts[key] / n for flag, key in _COUNT_KEYS.items()},
+            **{f"{flag}_rate": counts[key] / n for flag, key in FLAG_COUNTS.items()},
             "mean_emergency_score": float(np.mean(scores)) if scores else None}
-
-
-_COUNT_KEYS = {"emergency": "emergencies", "prank_candidate": "prank_candidates",
-               "silent": "silent", "normal": "normal"}
 
 
 def evidence_clip(audio_uri: str, *, start_s: float, end_s: float) -> bytes:
@@ -357,14 +375,21 @@ def _trend_table(trend: Sequence[Mapping[str, Any]]) -> str:
                   table_id="trend")
 
 
+def _drift_verdict(check: Drift) -> str:
+    if not check.judged:
+        return (f"Too few calls to judge ({check.n_calls}; from {PSI_MIN_CALLS}): tonight's "
+                f"emergency scores against {_e(check.against)}, PSI {check.psi:.3f}")
+    state = "Shifted" if check.shifted else "Stable"
+    return (f"{state}: tonight's emergency scores against {_e(check.against)}, PSI "
+            f"{check.psi:.3f} (warning above {PSI_WARNING})")
+
+
 def _drift_block(checks: Sequence[Drift]) -> str:
     if not checks:
         return '<p class="note">No reference to compare tonight\'s scores with.</p>'
-    items = "".join(
-        f'<p class="{"warn" if check.shifted else "ok"}" data-psi="{check.psi:.4f}">'
-        f'{"Shifted" if check.shifted else "Stable"}: tonight\'s emergency scores against '
-        f'{_e(check.against)}, PSI {check.psi:.3f} (warning above {PSI_WARNING}).</p>'
-        for check in checks)
+    items = "".join(f'<p class="{"warn" if check.shifted else "ok"}" '
+                    f'data-psi="{check.psi:.4f}">{_drift_verdict(check)}.</p>'
+                    for check in checks)
     return (items + '<p class="note">PSI (population stability index) compares the share of '
             'calls in ten score bins. The validation calls mix labels as the training corpus '
             'does, so a real night usually differs from them more than from earlier '
@@ -394,8 +419,8 @@ def render_report(night: Night, *, trend: Sequence[Mapping[str, Any]],
     by_stage = Counter(row["stage"] for row in night.errors)
     audio_note = ("This page embeds call audio (each flagged call's evidence window): "
                   "handle it as you would the recordings." if clips else
-                  "No audio is embedded: recordings are sensitive. `call-triage report "
-                  "--include-audio-clips` adds each flagged call's evidence window.")
+                  "No audio is embedded: recordings are sensitive. call-triage report "
+                  "--include-audio-clips adds each flagged call's evidence window.")
     clip_header = ["evidence audio"] if clips else []
     return f"""<!DOCTYPE html>
 <html lang="ko"><head><meta charset="utf-8">
@@ -494,14 +519,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "%(default)s)")
 
 
+def night_of(out: str, run_date: Optional[str]) -> str:
+    """``run_date`` checked (:func:`pipelines.reports.checked_run_date`), or else the latest
+    published night under ``out``; ReportError when none is published."""
+    if run_date is not None:
+        return reports.checked_run_date(run_date)
+    nights = published_nights(out)
+    if not nights:
+        raise ReportError(f"no published night under {out}")
+    return nights[-1]
+
+
 def run_command(args: argparse.Namespace) -> int:
-    run_date = args.run_date or (published_nights(args.out.rstrip("/")) or [None])[-1]
-    if run_date is None:
-        raise ReportError(f"no published night under {args.out}")
-    try:
-        dt.date.fromisoformat(run_date)
-    except ValueError:
-        raise ConfigError(f"run_date={run_date!r} is not a YYYY-MM-DD date") from None
-    print(write_report(args.out, run_date, include_audio_clips=args.include_audio_clips,
-                       nights=args.nights))
+    out = args.out.rstrip("/")
+    print(write_report(out, night_of(out, args.run_date),
+                       include_audio_clips=args.include_audio_clips, nights=args.nights))
     return 0

@@ -29,9 +29,12 @@ class TriageOptions(PipelineOptions):
                             help="archive folder or gs:// prefix (layout: docs/archive.md)")
         parser.add_argument("--out",
                             help="report root, folder or gs:// prefix (reports: docs/reports.md)")
-        parser.add_argument("--bundle", "--model", dest="bundle", default=DEFAULT_BUNDLE,
+        parser.add_argument("--bundle", dest="bundle", default=DEFAULT_BUNDLE,
                             help="model bundle folder or gs:// prefix (default: the bundled "
-                                 "model; --model is the same option)")
+                                 "model)")
+        # --bundle's old name, kept for existing cron lines (hidden: train's --model names
+        # an architecture)
+        parser.add_argument("--model", dest="bundle", help=argparse.SUPPRESS)
         parser.add_argument("--run-date", "--run_date", dest="run_date", default=None,
                             help="YYYY-MM-DD partition to write (default: yesterday in "
                                  "--timezone, the day a run after midnight closes)")

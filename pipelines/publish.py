@@ -77,6 +77,7 @@ def publish_reports(*, out: str, staging: str, run_date: str) -> None:
     (:func:`write_summary`), so a reader never takes a half-published night for a finished one.
     """
     _delete(files_under(partition_dir(out, SUMMARIES, run_date)))
+    _delete(files_under(partition_dir(out, reports.HTML_REPORT, run_date)))  # now stale
     for report in REPORTS:
         staged = files_under(partition_dir(staging, report, run_date))
         _delete(files_under(partition_dir(out, report, run_date)))

@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipelines.rules import reported_prank_score, verdict
 from pipelines.scoring import ScoredCall
+from transforms.errors import ConfigError
 from transforms.records import CallError
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ PARQUET_CODEC = "zstd"
 #: Files per report and night: one, whatever the runner's parallelism (a night's calls
 #: report is a few MB; thousands of small files slow DuckDB and BigQuery down).
 SHARDS = 1
+#: The night's HTML report (pipelines.night_report), beside the Parquet reports.
+HTML_REPORT = "report"
 
 
 ERRORS_SCHEMA = pa.schema([
@@ -97,6 +100,14 @@ def error_row(error: CallError) -> dict:
         "call_id": error.call_id, "source_uri": error.source_uri, "stage": error.stage,
         "error_type": error.error_type, "message": error.message,
     }
+
+
+def checked_run_date(value: str) -> str:
+    """A night's date as its partitions name it (``YYYY-MM-DD``); ConfigError otherwise."""
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"run_date={value!r} is not a YYYY-MM-DD date") from None
 
 
 def partition_dir(root: str, report: str, run_date: str) -> str:

@@ -26,10 +26,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from models.dataset import REVIEW_FILE, REVIEW_LABELS_FILE, REVIEWS
 from pipelines import reports
-from pipelines.night_report import load_night, published_nights
+from pipelines.night_report import load_night, night_of
 from transforms import spec
 from transforms.archive import decode_transcript
-from transforms.errors import ConfigError, ReportError, TranscriptError
+from transforms.errors import ConfigError, TranscriptError
 
 LOG = logging.getLogger(__name__)
 
@@ -75,20 +75,6 @@ VERDICTS_SCHEMA = pa.schema([
 def review_dir(out: str, run_date: str) -> str:
     """``<out>/reviews/run_date=<run_date>``: where a night's queue and verdicts live."""
     return reports.partition_dir(out, REVIEWS, run_date)
-
-
-def night_of(out: str, run_date: Optional[str]) -> str:
-    """``run_date`` checked (``YYYY-MM-DD``), or else the latest published night under
-    ``out``. ConfigError for a bad date, ReportError when no night is published."""
-    if run_date is None:
-        nights = published_nights(out)
-        if not nights:
-            raise ReportError(f"no published night under {out}")
-        return nights[-1]
-    try:
-        return dt.date.fromisoformat(run_date).isoformat()
-    except ValueError:
-        raise ConfigError(f"run_date={run_date!r} is not a YYYY-MM-DD date") from None
 
 
 # --- export ----------------------------------------------------------------------------

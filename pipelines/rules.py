@@ -2,11 +2,11 @@
 
 A rule is a pure function of scores that returns its reason score in [0, 1], or ``None``
 when it does not fire; its thresholds are fields of :class:`PrankRules`, whose metadata
-is the command-line help (:mod:`pipelines.options`). To add a rule: its name in
-:data:`REASONS`, its thresholds in :class:`PrankRules`, its function here, and a call to
-it in :func:`call_reasons` (rules of one call) or in :mod:`pipelines.scoring` (rules over
-one caller's calls, as :func:`repeat_caller`). No model code here, so the command line
-reads the options without loading TensorFlow.
+is the command-line help (:mod:`pipelines.options`). To add a rule, here: its name in
+:data:`REASONS`, its thresholds in :class:`PrankRules`, its function, and a call to it in
+:func:`call_reasons` (a rule of one call) or :func:`caller_reasons` (a rule over all the
+run's calls of one caller). No model code here, so the command line reads the options
+without loading TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import dataclasses
 from typing import Optional, Sequence
 
 from transforms.errors import ConfigError
+from transforms.speech import MIN_SPEECH_S
 
 #: The prank reasons, as written to ``prank_reasons``.
 TEXT_AUDIO_MISMATCH = "text_audio_mismatch"
@@ -85,6 +86,20 @@ def repeat_caller(*, emergency_scores: Sequence[float], rules: PrankRules) -> Op
     if max(emergency_scores) > rules.repeat_max_emergency:
         return None
     return 1.0 - 1.0 / len(emergency_scores)
+
+
+def caller_reasons(*, emergency_scores: Sequence[float], rules: PrankRules
+                   ) -> tuple[Reason, ...]:
+    """The reasons every call of one caller carries, from all the run's calls of that
+    caller (their ``emergency_scores``), with their scores."""
+    score = repeat_caller(emergency_scores=emergency_scores, rules=rules)
+    return () if score is None else ((REPEAT_CALLER, score),)
+
+
+def is_silent(*, has_transcript: bool, speech_s: Optional[float]) -> bool:
+    """A call with no transcript words and (measured) less than :data:`MIN_SPEECH_S` of
+    speech: a pocket dial, an open line, or a caller who cannot speak."""
+    return not has_transcript and speech_s is not None and speech_s < MIN_SPEECH_S
 
 
 def call_reasons(*, text_score: Optional[float], audio_score: Optional[float],

@@ -13,11 +13,9 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from models.aggregate import CallScores, aggregate_windows
-from pipelines.rules import (REPEAT_CALLER, PrankRules, Reason, call_reasons,
-                             repeat_caller)
+from pipelines.rules import PrankRules, Reason, call_reasons, caller_reasons, is_silent
 from transforms.features import CallFeatures
 from transforms.records import CallRecord
-from transforms.speech import MIN_SPEECH_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,9 +34,8 @@ class ScoredCall:
 
     @property
     def silent(self) -> bool:
-        """No transcript words and (measured) less than :data:`MIN_SPEECH_S` of speech."""
-        return (not self.has_transcript and self.speech_s is not None
-                and self.speech_s < MIN_SPEECH_S)
+        """:func:`pipelines.rules.is_silent`."""
+        return is_silent(has_transcript=self.has_transcript, speech_s=self.speech_s)
 
 
 def caller_hash(caller_id: Optional[str], *, key: bytes) -> Optional[str]:
@@ -80,14 +77,11 @@ def score_call(
     )
 
 
-def add_repeat_caller_reason(
-    calls: Sequence[ScoredCall], *, rules: PrankRules
-) -> list[ScoredCall]:
-    """Apply the repeat-caller rule (:func:`pipelines.rules.repeat_caller`) to all the
-    run's calls of ONE caller."""
-    score = repeat_caller(emergency_scores=[call.scores.emergency_score for call in calls],
-                          rules=rules)
-    if score is None:
+def add_caller_reasons(calls: Sequence[ScoredCall], *, rules: PrankRules) -> list[ScoredCall]:
+    """All the run's calls of ONE caller, each with the reasons of the per-caller rules
+    (:func:`pipelines.rules.caller_reasons`) added to its own."""
+    reasons = caller_reasons(emergency_scores=[call.scores.emergency_score for call in calls],
+                             rules=rules)
+    if not reasons:
         return list(calls)
-    return [dataclasses.replace(call, reasons=call.reasons + ((REPEAT_CALLER, score),))
-            for call in calls]
+    return [dataclasses.replace(call, reasons=call.reasons + reasons) for call in calls]

@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from models.bundle import read_bundle_metadata
-from pipelines import publish
+from pipelines import publish, reports
 from pipelines.options import CALLER_KEY_ENV, DEFAULT_TIMEZONE, TriageOptions
 from pipelines.rules import PrankRules
 from transforms.errors import ConfigError
@@ -85,10 +85,7 @@ def parse_run_date(value: Optional[str], *, today: dt.date) -> str:
     midnight closes); anything else is a ConfigError."""
     if value is None:
         return (today - dt.timedelta(days=1)).isoformat()
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError as error:
-        raise ConfigError(f"run_date={value!r} is not a YYYY-MM-DD date") from error
+    return reports.checked_run_date(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,13 +176,13 @@ def settings_from_options(options: PipelineOptions, *, environ: dict,
         raise ConfigError("--caller-hash-key would put the key into the job's options (and "
                           "the Dataflow console); give a file with --caller-hash-key-file "
                           f"or set ${CALLER_KEY_ENV}")
-    metadata = read_bundle_metadata(triage.bundle, expected_config=None)
+    metadata = read_bundle_metadata(triage.bundle)
     zone = parse_timezone(triage.timezone)
     run_date = parse_run_date(triage.run_date, today=today or dt.datetime.now(zone).date())
     run_id = f"{run_date}-{dt.datetime.now(dt.timezone.utc):%H%M%S}-{uuid.uuid4().hex[:8]}"
     out = triage.out.rstrip("/")
     return TriageSettings(
-        archive=_absolute(triage.archive.rstrip("/")), out=out, bundle=triage.bundle,
+        archive=_absolute(triage.archive.rstrip("/")), out=out, bundle=_absolute(triage.bundle),
         run_date=run_date, timezone=triage.timezone, run_id=run_id,
         caller_key=caller_key_source(triage.caller_hash_key_file, environ=environ,
                                      staging=publish.staging_root(out, run_id)),

@@ -19,6 +19,10 @@ from transforms.progress import METRICS_NAMESPACE
 if TYPE_CHECKING:
     from pipelines.settings import TriageSettings
 
+#: Each flag's count in the summary's ``counts``.
+FLAG_COUNTS = {"emergency": "emergencies", "prank_candidate": "prank_candidates",
+               "silent": "silent", "normal": "normal"}
+
 
 def run_summary(settings: TriageSettings, *, input_ids: Sequence[str], calls: pa.Table,
                 errors: pa.Table, timings: dict[str, float], counters: dict[str, int]
@@ -35,10 +39,7 @@ def run_summary(settings: TriageSettings, *, input_ids: Sequence[str], calls: pa
             "input": len(input_ids),
             "scored": calls.num_rows,
             "errors": errors.num_rows,
-            "emergencies": flags.get("emergency", 0),
-            "prank_candidates": flags.get("prank_candidate", 0),
-            "silent": flags.get("silent", 0),
-            "normal": flags.get("normal", 0),
+            **{key: flags.get(flag, 0) for flag, key in FLAG_COUNTS.items()},
             "errors_by_stage": dict(sorted(Counter(errors["stage"].to_pylist()).items())),
         },
         "invariant": {"statement": "input = scored + errors", "holds": True},
@@ -103,9 +104,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  {query}",
         f"  {shlex.quote(sys.executable)} -c {shlex.quote(python_call)}",
         "",
-        f"report: {summary.get('report_path') or 'not written (--no-report)'}",
+        f"report: {_report_line(summary)}",
     ]
     return "\n".join(lines)
+
+
+def _report_line(summary: dict[str, Any]) -> str:
+    if summary.get("report_path"):
+        return summary["report_path"]
+    if summary["options"]["report"]:
+        return "not written (see the log)"
+    return "not written (--no-report)"
 
 
 def error_rate(summary: dict[str, Any]) -> float:

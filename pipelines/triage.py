@@ -27,13 +27,13 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from models.serving import CallModelHandler
 from pipelines import lease, night_report, publish, reports
 from pipelines.options import EXIT_ERROR_RATE
-from pipelines.scoring import ScoredCall, add_repeat_caller_reason, score_call
+from pipelines.scoring import ScoredCall, add_caller_reasons, score_call
 from pipelines.settings import (TriageSettings, remove_random_key, settings_from_options,
                                 write_random_key)
 from pipelines.summary import counter_values, error_rate, format_summary
 from transforms.archive import check_archive_root
 from transforms.beam import CALLS, ERRORS, ExtractFeatures, ReadArchive
-from transforms.errors import InferenceError
+from transforms.errors import CallTriageError, InferenceError
 from transforms.progress import METRICS_NAMESPACE, step_progress
 from transforms.records import CallError
 
@@ -100,7 +100,7 @@ class _CallRowsFn(beam.DoFn):
     def process(self, group: tuple[str, Iterable[ScoredCall]]) -> Iterator[dict]:
         _, calls = group
         scored_at = dt.datetime.now(dt.timezone.utc)
-        for call in add_repeat_caller_reason(list(calls), rules=self._settings.rules):
+        for call in add_caller_reasons(list(calls), rules=self._settings.rules):
             row = reports.call_row(call, settings=self._settings, scored_at=scored_at)
             _count("calls_scored").inc()
             _count(f"flagged_{row['flag']}").inc()
@@ -182,9 +182,6 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
         result.wait_until_finish()
         timings = {"pipeline_s": round(time.monotonic() - started, 3)}
         summary = publish.finish_run(settings, timings=timings, counters=counter_values(result))
-        if settings.report:
-            summary["report_path"] = night_report.write_report(
-                settings.out, settings.run_date, include_audio_clips=settings.include_audio_clips)
     except BaseException as error:
         failure = publish.write_failure(out=settings.out, run_date=settings.run_date,
                                         run_id=settings.run_id, error=error)
@@ -194,8 +191,22 @@ def run(argv: Optional[Sequence[str]] = None, *, environ: Optional[dict] = None,
     finally:
         remove_random_key(settings.caller_key)
         lease.release(night)
+    if settings.report:
+        summary["report_path"] = _write_report(settings)
     summary["timings"]["total_s"] = round(time.monotonic() - started, 3)
     return summary
+
+
+def _write_report(settings: TriageSettings) -> Optional[str]:
+    """The night's HTML report, written once the night is published; its path, or None
+    (logged) when the report cannot be written: the published night stays as it is."""
+    try:
+        return night_report.write_report(settings.out, settings.run_date,
+                                         include_audio_clips=settings.include_audio_clips)
+    except CallTriageError as error:
+        LOG.error("the night is published but its report was not written: %s: %s",
+                  type(error).__name__, error)
+        return None
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ class BundleError(CallTriageError):
 
 
 class ReportError(CallTriageError):
-    """A run's reports fail their integrity check (input = scored + errors)."""
+    """A night's reports fail their integrity check (input = scored + errors), or the
+    night asked for is not published."""
 
 
 class LeaseError(CallTriageError):

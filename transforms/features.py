@@ -96,8 +96,7 @@ def window_inputs(
     all the call's tokens (each window carries its call's transcript).
     The arrays may share memory with the calls' own: treat them as read-only.
     """
-    unknown = sorted(set(input_names) - {spec.LOGMEL_INPUT, spec.MFCC_INPUT, spec.TOKENS_INPUT,
-                                         spec.LEXICON_INPUT})
+    unknown = sorted(set(input_names) - set(spec.MODEL_INPUTS))
     if unknown:
         raise ConfigError(f"unknown model inputs {unknown}")
     if not calls:

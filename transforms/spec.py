@@ -36,8 +36,7 @@ SIGMOID_OUTPUTS = (EMERGENCY_OUTPUT, AUDIO_OUTPUT, TEXT_OUTPUT, PRANK_OUTPUT, GA
 #: How a transcript becomes tokens (``FeatureConfig.tokens``, see
 #: :meth:`transforms.text.OktTokenizer.for_config`): ``"morphemes"``, every morpheme Okt
 #: finds, as written, particles, endings and punctuation included (…되나요 ?, …났어요 !);
-#: ``"content_words"``, content words in dictionary form without stop words (the setting
-#: of bundles before 2026-11-25).
+#: ``"content_words"``, content words in dictionary form without stop words.
 TOKEN_SETS = ("morphemes", "content_words")
 
 LABELS = ("emergency", "normal", "prank")
@@ -171,11 +170,3 @@ MODEL_INPUTS: Mapping[str, ModelInput] = {
                    "(lexicon.N_GROUPS,): the transcript's tokens in each lexicon group, 0-3"),
     )
 }
-
-
-def model_input(name: str) -> ModelInput:
-    """The :class:`ModelInput` called ``name``; ConfigError for an unknown name."""
-    try:
-        return MODEL_INPUTS[name]
-    except KeyError:
-        raise ConfigError(f"unknown model input {name!r}; known: {sorted(MODEL_INPUTS)}") from None

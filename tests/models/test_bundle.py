@@ -334,7 +334,8 @@ def test_bad_manifest_values(copy: str, change: dict, message: str) -> None:
 
 def test_feature_config_mismatch_names_each_key(copy: str) -> None:
     _edit_json(copy, FEATURES_FILE, n_mfcc=20)
-    message = _load_error(copy)
+    assert load_bundle(copy).config.n_mfcc == 20  # by default a bundle serves its own
+    message = _load_error(copy, expected_config=FeatureConfig())
     assert message.endswith("differs from the code's: n_mfcc: bundle=20, code=40")
     message = _load_error(copy, expected_config=FeatureConfig(text_length=32,
                                                               tokens="content_words"))
@@ -378,11 +379,12 @@ def small_cnn_bundle(tmp_path_factory, vocabulary: Vocabulary) -> str:
     return path
 
 
-def test_a_bundle_of_another_config_loads_only_when_asked(small_cnn_bundle: str) -> None:
-    bundle = load_bundle(small_cnn_bundle, expected_config=None)
+def test_a_bundle_serves_its_own_config_unless_another_is_expected(small_cnn_bundle: str
+                                                                    ) -> None:
+    bundle = load_bundle(small_cnn_bundle)
     assert bundle.config == SMALL and bundle.input_names == (LOGMEL_INPUT,)
     assert bundle.model_name == "cnn_mel"
-    message = _load_error(small_cnn_bundle)
+    message = _load_error(small_cnn_bundle, expected_config=DEFAULT_FEATURES)
     for key in ("window_s: bundle=1.0, code=7.0", "n_mels: bundle=32, code=128",
                 "n_frames: bundle=101, code=300", "text_length: bundle=8, code=96"):
         assert key in message

@@ -78,14 +78,30 @@ def _calls(out, run_date: str) -> list[dict]:
 
 
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_the_shift():
-    uniform = night_report.score_shares(np.arange(1000) / 1000 + 0.0005)
-    np.testing.assert_allclose(uniform, np.full(10, 0.1))
-    assert night_report.population_stability(uniform, uniform) == pytest.approx(0.0)
-    low = night_report.score_shares(np.full(100, 0.05))
-    # all mass moved into one bin of ten: Σ (o - r) ln(o / r) over the ten bins
-    expected = (1 - 0.1) * np.log(1 / 0.1) + 9 * (1e-4 - 0.1) * np.log(1e-4 / 0.1)
-    assert night_report.population_stability(uniform, low) == pytest.approx(expected)
-    assert night_report.Drift("x", 0.3).shifted and not night_report.Drift("x", 0.2).shifted
+    uniform = night_report.bin_counts(np.arange(1000) / 1000 + 0.0005)
+    assert uniform.tolist() == [100] * 10
+    shares = night_report.smoothed_shares(uniform)
+    assert night_report.population_stability(shares, shares) == pytest.approx(0.0)
+    low = night_report.smoothed_shares(night_report.bin_counts(np.full(100, 0.05)))
+    # all the mass in one bin of ten, the others at the prior's half call each
+    observed = np.array([100.5] + [0.5] * 9) / 105
+    expected = float(np.sum((observed - 0.1) * np.log(observed / 0.1)))
+    assert night_report.population_stability(shares, low) == pytest.approx(expected)
+    assert expected > 3
+
+
+def test_a_night_drawn_from_the_reference_is_stable_and_a_small_one_is_not_judged():
+    rng = np.random.default_rng(0)
+    reference = np.array([96, 13, 6, 5, 4, 8, 10, 9, 14, 113])  # the bundle's validation
+    draw = lambda n: rng.choice(10, size=n, p=reference / reference.sum()) / 10 + 0.05
+    psis = [night_report.population_stability(
+        night_report.smoothed_shares(reference),
+        night_report.smoothed_shares(night_report.bin_counts(draw(300)))) for _ in range(50)]
+    assert max(psis) < night_report.PSI_WARNING
+    small = night_report.Drift("x", psi=1.0, n_calls=40)
+    assert not small.judged and not small.shifted
+    assert night_report.Drift("x", psi=0.3, n_calls=300).shifted
+    assert not night_report.Drift("x", psi=0.2, n_calls=300).shifted
 
 
 def test_each_run_writes_its_report_and_the_summary_says_where(nights):
@@ -121,9 +137,9 @@ def test_the_trend_shows_both_nights_from_their_summaries(nights):
                                                     "the 1 nights before"]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="scripts/install-system-deps.sh installs chromium")
 def test_chromium_shows_every_count_flagged_call_and_clip_without_the_network(
         nights, tmp_path):
+    assert CHROMIUM, "no chromium: scripts/install-system-deps.sh installs it"
     out, run_date = nights["out"], NIGHTS[1]
     calls = _calls(out, run_date)
     errors = pq.read_table(str(out / "errors" / f"run_date={run_date}")).to_pylist()
@@ -200,13 +216,17 @@ def test_the_printed_duckdb_command_runs_as_printed_from_another_folder(nights, 
         assert flag in result.stdout
 
 
-def test_no_report_leaves_the_night_without_one(tmp_path):
+def test_no_report_leaves_the_night_without_one_even_when_it_had_one(tmp_path):
     with open(os.path.join(EXAMPLE, "manifest.csv"), encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))[:2]
     archive = _archive(tmp_path, rows)
     key = tmp_path / "caller.key"
     key.write_text("k", encoding="utf-8")
-    summary = run([f"--archive={archive}", f"--out={tmp_path / 'out'}", "--no-report",
-                   f"--run-date={NIGHTS[0]}", f"--caller-hash-key-file={key}"], environ={})
-    assert "report_path" not in summary and not (tmp_path / "out" / "report").exists()
+    argv = [f"--archive={archive}", f"--out={tmp_path / 'out'}", f"--run-date={NIGHTS[0]}",
+            f"--caller-hash-key-file={key}"]
+    first = run(argv, environ={})
+    assert os.path.exists(first["report_path"])
+    summary = run(argv + ["--no-report"], environ={})
+    # the first run's report described calls the second run replaced: it is gone
+    assert "report_path" not in summary and not os.path.exists(first["report_path"])
     assert "not written (--no-report)" in format_summary(summary)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.rules import (MODEL_PRANK, TEXT_AUDIO_MISMATCH, PrankRules, call_reasons,
-                             repeat_caller, reported_prank_score, verdict)
+from pipelines.rules import (MODEL_PRANK, REPEAT_CALLER, TEXT_AUDIO_MISMATCH, PrankRules,
+                             call_reasons, caller_reasons, is_silent, repeat_caller,
+                             reported_prank_score, verdict)
 from transforms.errors import ConfigError
+from transforms.speech import MIN_SPEECH_S
 
 RULES = PrankRules()
 
@@ -78,3 +80,16 @@ def test_the_reported_prank_score_shows_how_close_a_call_came():
 def test_rules_reject_out_of_range_thresholds(field, value):
     with pytest.raises(ConfigError, match=field):
         PrankRules(**{field: value})
+
+
+def test_caller_reasons_carry_the_repeat_caller_score():
+    assert caller_reasons(emergency_scores=[0.05] * 4, rules=RULES) == (
+        (REPEAT_CALLER, pytest.approx(0.75)),)
+    assert caller_reasons(emergency_scores=[0.05], rules=RULES) == ()
+
+
+def test_silent_needs_no_words_and_measured_silence():
+    assert is_silent(has_transcript=False, speech_s=0.0)
+    assert not is_silent(has_transcript=False, speech_s=MIN_SPEECH_S)
+    assert not is_silent(has_transcript=True, speech_s=0.0)
+    assert not is_silent(has_transcript=False, speech_s=None)  # not measured

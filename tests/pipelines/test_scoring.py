@@ -15,7 +15,7 @@ from models import DEFAULT_BUNDLE
 from models.aggregate import CallScores
 from models.serving import without_audio
 from pipelines.rules import REPEAT_CALLER, PrankRules
-from pipelines.scoring import ScoredCall, add_repeat_caller_reason, caller_hash, score_call
+from pipelines.scoring import ScoredCall, add_caller_reasons, caller_hash, score_call
 from pipelines.settings import settings_from_options
 from pipelines.triage import _AggregateFn, caller_group_key, failed_call_error
 from tests.calls import flat_call
@@ -44,16 +44,16 @@ def _scored(call_id: str, *, emergency: float, caller: str = "h1") -> ScoredCall
 
 def test_repeat_caller_flags_three_calmly_scored_calls_of_one_caller():
     calls = [_scored(f"c{i}", emergency=0.05) for i in range(3)]
-    marked = add_repeat_caller_reason(calls, rules=RULES)
+    marked = add_caller_reasons(calls, rules=RULES)
     assert [dict(call.reasons) for call in marked] == [{REPEAT_CALLER: pytest.approx(2 / 3)}] * 3
 
 
 def test_repeat_caller_spares_two_calls_and_callers_with_a_real_emergency():
     two = [_scored(f"c{i}", emergency=0.05) for i in range(2)]
-    assert add_repeat_caller_reason(two, rules=RULES) == two
+    assert add_caller_reasons(two, rules=RULES) == two
     with_emergency = [_scored("a", emergency=0.05), _scored("b", emergency=0.05),
                       _scored("c", emergency=0.9)]
-    assert all(call.reasons == () for call in add_repeat_caller_reason(with_emergency,
+    assert all(call.reasons == () for call in add_caller_reasons(with_emergency,
                                                                        rules=RULES))
 
 
@@ -66,7 +66,7 @@ def test_calls_without_a_caller_id_are_never_one_repeat_caller():
 
     assert len(groups) == 4
     for calls in groups.values():
-        assert all(call.reasons == () for call in add_repeat_caller_reason(calls, rules=RULES))
+        assert all(call.reasons == () for call in add_caller_reasons(calls, rules=RULES))
 
 
 def test_caller_hash_is_keyed_stable_and_hides_the_number():
