@@ -24,8 +24,6 @@ if TYPE_CHECKING:  # the children import NumPy lazily, after the parent's start-
     import numpy as np
 
 RUN_DATE = "2026-01-01"
-WINDOW_S = 7.0  # the project's window and hop (FeatureConfig.window_s / hop_s)
-MODEL_FRAMES = 300  # the model's log-mel frames per window (FeatureConfig.n_frames)
 
 
 def write_result(path: str, result: dict[str, Any]) -> None:
@@ -105,7 +103,7 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             samples, rate = librosa.load(os.path.join(args.archive, row["audio"]))
             t1 = time.perf_counter()
-            window = int(WINDOW_S * rate)
+            window = int(bundle.config.window_s * rate)
             n_windows = window_count(samples.size, window_samples=window, hop_samples=window)
             mels = []
             for start in range(0, n_windows * window, window):
@@ -114,7 +112,7 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
                 db = librosa.power_to_db(librosa.feature.melspectrogram(y=piece, sr=rate),
                                          ref=np.max)
                 frames_seen.add(db.shape[1])
-                mels.append(fit_frames(db, MODEL_FRAMES))
+                mels.append(fit_frames(db, bundle.config.n_frames))
             t2 = time.perf_counter()
             text = row.get("transcript") or ""
             tokens = tokenizer.tokenize(text) if text.strip() else []
@@ -139,7 +137,8 @@ def child_naive(args: argparse.Namespace) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "calls": calls, "windows": windows,
             "audio_s": audio_s, "base_rss_mb": base_rss, "errors": len(errors),
             "error_examples": errors[:3], "model_load_s": load_s,
-            "stages_s": stages, "frames_per_window": sorted(frames_seen)}
+            "stages_s": stages, "frames_per_window": sorted(frames_seen),
+            "model_frames": bundle.config.n_frames}
 
 
 def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
@@ -151,8 +150,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     from models.precision import native_bfloat16, resolve_precision
     from models import DEFAULT_BUNDLE
     from transforms.audio import audio_features
-    from transforms.lexicon import N_GROUPS, lexicon_features
-    from transforms.spec import LEXICON_INPUT, LOGMEL_INPUT, TOKENS_INPUT
+    from transforms.lexicon import lexicon_features
+    from transforms.spec import LEXICON_INPUT, LOGMEL_INPUT, MODEL_INPUTS, TOKENS_INPUT
     from transforms.text import OktTokenizer
     from transforms.worker import reuse_freed_memory
 
@@ -167,9 +166,8 @@ def child_ceiling(args: argparse.Namespace) -> dict[str, Any]:
     tokenizer = OktTokenizer.for_config(config)
     tokenizer.tokenize("불이 났어요")  # start the JVM (not timed)
     predict_windows(bundle, {  # build the predict function (not timed)
-        LOGMEL_INPUT: np.zeros((batch,) + config.logmel_shape, np.float32),
-        TOKENS_INPUT: np.zeros((batch, config.text_length), np.int32),
-        LEXICON_INPUT: np.zeros((batch, N_GROUPS), np.float32)}, batch_size=batch)
+        name: np.zeros((batch,) + MODEL_INPUTS[name].shape(config), MODEL_INPUTS[name].dtype)
+        for name in bundle.input_names}, batch_size=batch)
     warm_rss = rss_now_mb()
     calls_in = []
     for row in rows:  # all I/O before the clock starts

@@ -11,7 +11,6 @@ import subprocess
 from importlib import metadata
 
 from benchmarks.measure import Measurement
-from benchmarks.methods import MODEL_FRAMES
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -116,7 +115,7 @@ def details(m: Measurement) -> str:
         lines.append(f"    model load (timed) {r['model_load_s']:.1f} s (Okt's JVM starts in the "
                      f"first call's tokenise); log-mel frames "
                      f"per window before fitting {r['frames_per_window']} -> cropped to "
-                     f"{MODEL_FRAMES}; audio by librosa {r['audio_s']:.0f} s")
+                     f"{r['model_frames']}; audio by librosa {r['audio_s']:.0f} s")
     if "batches" in r:
         lines.append(f"    {r['batches']} model batches of <= {r['batch_size']}; RSS after model "
                      f"load + one warm-up batch {r['rss_warm_mb']:.0f} MB, after reading "

@@ -314,6 +314,21 @@ def reviewed_training_calls(reviewed: Sequence[str], *, config: FeatureConfig,
     return tuple(calls), tuple(sources)
 
 
+def with_reviewed(train: Sequence[CallFeatures], reviewed: Sequence[CallFeatures], *,
+                  held_out: Sequence[CallFeatures]) -> tuple[CallFeatures, ...]:
+    """The train split with the ``reviewed`` calls: one per audio file (the last verdict
+    given wins, nights in order), replacing a train call of the same file, and none whose
+    file is in ``held_out`` (validation and test), which training on would leak."""
+    latest = {call.record.audio_uri: call for call in reviewed}
+    held = {call.record.audio_uri for call in held_out}
+    leaking = sorted(uri for uri in latest if uri in held)
+    if leaking:
+        LOG.warning("%d reviewed calls are in the validation or test split and are not "
+                    "trained on, e.g. %s", len(leaking), leaking[0])
+    kept = [call for uri, call in latest.items() if uri not in held]
+    return tuple(call for call in train if call.record.audio_uri not in latest) + tuple(kept)
+
+
 def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequence[str],
                     cache_dir: Optional[str], workers: Optional[int] = None,
                     reviewed: Sequence[str] = ()) -> PreparedArchive:
@@ -329,7 +344,8 @@ def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequenc
     splits = split_calls(features.calls)
     extra, sources = reviewed_training_calls(reviewed, config=config, cache_dir=cache_dir,
                                              workers=workers)
-    splits["train"] += extra
+    splits["train"] = with_reviewed(splits["train"], extra,
+                                    held_out=splits["validation"] + splits["test"])
     empty = [name for name, calls in splits.items() if not calls]
     if empty:
         raise ConfigError(f"archive {archive!r} has no labelled calls in split(s) {empty}")

@@ -25,7 +25,7 @@ from models.dataset import (
 from models.batches import (TrainingBatches, drop_unread_gate_weights, roll_frames,
                             swap_transcripts)
 from models.model_card import model_card
-from models.train import CallLevelValidation, TrainOptions, model_version
+from models.train import CallLevelValidation, TrainOptions, model_version, with_reviewed
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -33,6 +33,7 @@ from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 from transforms.records import CallRecord
 from transforms.spec import DEFAULT_FEATURES
+from tests.calls import flat_call
 from transforms.text import Vocabulary
 
 
@@ -466,3 +467,18 @@ def test_logdir_writes_tensorboard_scalars_of_every_epoch(tiny_archive, feature_
                     event.step)
     assert steps_by_tag["train/epoch_loss"] == {0, 1}
     assert steps_by_tag["validation/epoch_loss"] == {0, 1}
+
+
+def test_reviewed_calls_replace_their_train_copy_and_never_leak_into_training():
+    train = [flat_call("corpus-a", 1), flat_call("corpus-b", 1)]
+    held_out = [flat_call("held", 1)]
+    first = dataclasses.replace(flat_call("corpus-a", 1), record=dataclasses.replace(
+        flat_call("corpus-a", 1).record, label="prank"))
+    latest = dataclasses.replace(first, record=dataclasses.replace(first.record,
+                                                                   label="emergency"))
+    leak = flat_call("held", 1)
+
+    merged = with_reviewed(train, [first, leak, latest], held_out=held_out)
+
+    by_uri = {call.record.audio_uri: call.record.label for call in merged}
+    assert by_uri == {"corpus-b.wav": None, "corpus-a.wav": "emergency"}
