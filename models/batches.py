@@ -17,7 +17,7 @@ import numpy as np
 
 from models.layers import reads_whole_transcript
 from transforms import spec
-from transforms.text import OOV_ID, PAD_ID
+from transforms.vocabulary import OOV_ID, PAD_ID
 
 
 def roll_frames(log_mel: np.ndarray, shifts: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 A bundle is a directory, local or ``gs://…`` (any Beam FileSystems scheme), holding
 
 - ``model.keras`` — the Keras model (``.keras`` zip: config JSON + weights, no pickle);
-- ``vocabulary.json`` — :meth:`transforms.text.Vocabulary.to_json`;
+- ``vocabulary.json`` — :meth:`transforms.vocabulary.Vocabulary.to_json`;
 - ``features.json`` — :meth:`transforms.spec.FeatureConfig.to_dict` of the training run;
 - ``metrics.json`` — evaluation metrics (free-form JSON object);
 - ``MODEL_CARD.md`` — the human-readable model card;
@@ -47,7 +47,7 @@ from transforms.spec import (
 )
 
 if TYPE_CHECKING:
-    from transforms.text import Vocabulary
+    from transforms.vocabulary import Vocabulary
 
 BUNDLE_FORMAT = "call-triage-bundle"
 BUNDLE_FORMAT_VERSION = 1
@@ -407,7 +407,7 @@ def load_bundle(path: str, *, expected_config: FeatureConfig | None = None
     values), a model file that fails to load, a model whose inputs or outputs do not fit
     the feature config, or a vocabulary whose size differs from the model's Embedding.
     """
-    from transforms.text import Vocabulary
+    from transforms.vocabulary import Vocabulary
 
     path = path.rstrip("/")
     manifest, thresholds, config = _read_checked_manifest(path, expected_config=expected_config)

@@ -46,7 +46,8 @@ from transforms.errors import ArchiveError, CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
-from transforms.text import OktTokenizer, Vocabulary
+from transforms.text import OktTokenizer
+from transforms.vocabulary import Vocabulary
 from transforms.worker import limit_blas_threads, reuse_freed_memory
 
 LOG = logging.getLogger(__name__)

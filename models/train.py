@@ -58,7 +58,7 @@ from transforms import spec
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 from transforms.spec import FeatureConfig
-from transforms.text import Vocabulary
+from transforms.vocabulary import Vocabulary
 
 LOG = logging.getLogger(__name__)
 

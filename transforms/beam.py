@@ -20,7 +20,8 @@ from transforms.features import extract_call_features
 from transforms.progress import expect_calls, step_progress
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
-from transforms.text import OktTokenizer, start_okt
+from transforms.okt import start_okt
+from transforms.text import OktTokenizer
 from transforms.worker import (POOL_THREADS, freeze_startup_objects, limit_blas_threads,
                                reuse_freed_memory, thread_pool)
 

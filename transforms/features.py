@@ -15,7 +15,8 @@ from transforms.lexicon import lexicon_features
 from transforms.records import CallRecord
 from transforms.speech import SpeechProbes
 from transforms.spec import FeatureConfig
-from transforms.text import OktTokenizer, Vocabulary
+from transforms.text import OktTokenizer
+from transforms.vocabulary import Vocabulary
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,7 +51,7 @@ from transforms.spec import (  # noqa: E402
     TOKENS_INPUT,
     FeatureConfig,
 )
-from transforms.text import Vocabulary  # noqa: E402
+from transforms.vocabulary import Vocabulary  # noqa: E402
 
 SMALL = FeatureConfig(window_s=1.0, hop_s=1.0, n_fft=512, hop_length=160, n_mels=32,
                       n_frames=101, n_mfcc=13, text_length=8)

@@ -20,7 +20,7 @@ from transforms.errors import ConfigError
 from transforms.features import CallFeatures, window_inputs
 from transforms.spec import LOGMEL_INPUT, TOKENS_INPUT, FeatureConfig
 from transforms.speech import speech_probes
-from transforms.text import Vocabulary
+from transforms.vocabulary import Vocabulary
 
 
 def test_without_audio_keeps_everything_but_the_log_mel_and_the_speech_probes():

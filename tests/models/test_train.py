@@ -34,7 +34,7 @@ from transforms.features import CallFeatures
 from transforms.records import CallRecord
 from transforms.spec import DEFAULT_FEATURES
 from tests.calls import flat_call
-from transforms.text import Vocabulary
+from transforms.vocabulary import Vocabulary
 
 
 def fake_call(*, label: str, category: str | None, n_windows: int, duration_s: float,

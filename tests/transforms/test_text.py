@@ -1,35 +1,19 @@
-"""Tests of transforms.text with the real Okt tokenizer on real Korean call sentences."""
+"""transforms.text with the real Okt tokenizer on real Korean call sentences."""
 
 from __future__ import annotations
 
-import os
-
-import textwrap
-
-import sys
-
-import subprocess
-
-import json
 import pickle
 import re
-import threading
-import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 
 import cloudpickle
 import jpype
-import numpy as np
 import pytest
 
-from transforms import text
+from transforms import okt
 from transforms.errors import ConfigError, TokenizerError, TranscriptError
 from transforms.spec import DEFAULT_FEATURES, TOKEN_SETS, FeatureConfig
-from transforms.text import (
-    OOV_ID, PAD_ID, RESERVED_TOKENS, STOPWORDS, OktTokenizer, Vocabulary, encode_transcript,
-    load_stopwords, normalise_text,
-)
+from transforms.text import STOPWORDS, OktTokenizer, load_stopwords, normalise_text
 
 TOKENIZER = OktTokenizer()
 
@@ -186,13 +170,13 @@ def test_tokenize_rejects_non_text():
 
 
 def test_java_exception_becomes_tokenizer_error(monkeypatch):
-    text._shared_okt()  # the JVM must run to make a Java exception
+    okt.shared_okt()  # the JVM must run to make a Java exception
 
     class FailingOkt:
         def pos(self, phrase, norm, stem):
             raise jpype.JClass("java.lang.IllegalStateException")("scanner broke")
 
-    monkeypatch.setattr(text, "_OKT", FailingOkt())
+    monkeypatch.setattr(okt, "_OKT", FailingOkt())
     # the message says what failed and how long the text was, never the text itself
     with pytest.raises(TokenizerError, match=r"^Okt failed on a text of \d+ characters "
                                              r"\(java.lang.IllegalStateException\)$"):
@@ -205,60 +189,12 @@ def test_tokenize_many_matches_tokenize():
         TOKENIZER.tokenize_many(FIRE)
 
 
-@pytest.fixture
-def okt_constructions(monkeypatch):
-    """Forget the shared Okt and count how often the real factory builds a new one."""
-    real_factory = text._create_okt
-    calls = []
-
-    def counting_factory():
-        calls.append(threading.get_ident())
-        time.sleep(0.05)  # widen the window in which an unlocked race would build twice
-        return real_factory()
-
-    monkeypatch.setattr(text, "_OKT", None)
-    monkeypatch.setattr(text, "_create_okt", counting_factory)
-    return calls
-
-
-def test_okt_is_created_once_for_many_sentences_and_tokenizers(okt_constructions):
-    expected = [TOKENIZER.tokenize(s) for s in SENTENCES]
-    assert len(okt_constructions) == 1
-    tokenizers = [OktTokenizer() for _ in range(3)]
-    results = [tokenizers[i % 3].tokenize(SENTENCES[i % len(SENTENCES)]) for i in range(1000)]
-    assert len(okt_constructions) == 1
-    assert results == [expected[i % len(SENTENCES)] for i in range(1000)]
-
-
-def test_tokenize_from_threads_shares_one_okt_and_matches_main_thread(okt_constructions):
-    barrier = threading.Barrier(4)
-
-    def work(_):
-        barrier.wait()  # all four threads ask for the not-yet-created Okt at once
-        return threading.get_ident(), [OktTokenizer().tokenize(s) for s in SENTENCES * 5]
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(work, range(4)))
-    assert len(okt_constructions) == 1
-    assert len({ident for ident, _ in outcomes}) == 4
-    expected = [TOKENIZER.tokenize(s) for s in SENTENCES * 5]
-    assert all(tokens == expected for _, tokens in outcomes)
-
-
 def test_tokenize_async_matches_tokenize_and_raises_its_errors():
     pending = [TOKENIZER.tokenize_async(s) for s in SENTENCES]
     assert [future.result(timeout=120) for future in pending] == [
         TOKENIZER.tokenize(s) for s in SENTENCES]
     with pytest.raises(TranscriptError):
         TOKENIZER.tokenize_async(b"\xeb\xb6\x88").result(timeout=120)
-
-
-def test_start_okt_and_early_tokenising_share_one_okt(okt_constructions):
-    started = text.start_okt()
-    tokens = TOKENIZER.tokenize_async(FIRE).result(timeout=120)
-    assert started.result(timeout=120) is text._OKT
-    assert len(okt_constructions) == 1
-    assert tokens == TOKENIZER.tokenize(FIRE)
 
 
 @pytest.mark.parametrize("module", [pickle, cloudpickle], ids=["pickle", "cloudpickle"])
@@ -272,205 +208,3 @@ def test_tokenizer_pickles_after_use(module):
 
 
 # --- Vocabulary -------------------------------------------------------------------------
-
-TOKEN_LISTS = (
-    ["불", "집", "불", "빨리"],
-    ["불", "집", "강도"],
-    ["ㅋㅋ", "장난", "ㅋㅋ"],
-    ["강도", "오다"],
-)
-
-
-def test_build_orders_by_count_then_code_point():
-    vocab = Vocabulary.build(TOKEN_LISTS, min_freq=2)
-    assert vocab.tokens == ("<pad>", "<oov>", "불", "ㅋㅋ", "강도", "집")
-    assert len(vocab) == 6
-    assert [vocab.id_of(t) for t in ("<pad>", "<oov>", "불", "ㅋㅋ", "강도", "집")] == list(range(6))
-
-
-def test_build_min_freq_one_keeps_every_token():
-    vocab = Vocabulary.build(TOKEN_LISTS, min_freq=1)
-    assert vocab.tokens == RESERVED_TOKENS + ("불", "ㅋㅋ", "강도", "집", "빨리", "오다", "장난")
-
-
-def test_build_max_size_counts_reserved_tokens():
-    vocab = Vocabulary.build(TOKEN_LISTS, min_freq=1, max_size=4)
-    assert vocab.tokens == ("<pad>", "<oov>", "불", "ㅋㅋ")
-    assert vocab.max_size == 4
-
-
-def test_build_does_not_count_reserved_tokens():
-    vocab = Vocabulary.build([["<pad>", "<pad>", "불"], ["<oov>", "불"]], min_freq=1)
-    assert vocab.tokens == RESERVED_TOKENS + ("불",)
-
-
-def test_build_is_deterministic_whatever_the_input_order():
-    assert Vocabulary.build(TOKEN_LISTS) == Vocabulary.build(reversed(TOKEN_LISTS))
-
-
-@pytest.mark.parametrize("token_lists, kwargs, message", [
-    (TOKEN_LISTS, {"min_freq": 0}, "min_freq=0"),
-    (TOKEN_LISTS, {"max_size": 1}, "max_size=1"),
-    (["불 집"], {}, r"token_lists\[0\] must be a sequence of tokens, not str"),
-    ([["불", ""]], {}, "non-empty str"),
-])
-def test_build_rejects_bad_input(token_lists, kwargs, message):
-    with pytest.raises(ConfigError, match=message):
-        Vocabulary.build(token_lists, **kwargs)
-
-
-def test_pad_and_oov_ids():
-    vocab = Vocabulary.build(TOKEN_LISTS)
-    assert (PAD_ID, OOV_ID) == (0, 1)
-    assert vocab.id_of("<pad>") == PAD_ID
-    assert vocab.id_of("지진") == OOV_ID
-
-
-def test_encode_pads_short_sequences_at_the_end():
-    vocab = Vocabulary.build(TOKEN_LISTS)
-    ids = vocab.encode(["집", "불", "지진"], length=6)
-    assert ids.dtype == np.int32
-    np.testing.assert_array_equal(ids, [5, 2, 1, 0, 0, 0])
-
-
-def test_encode_truncates_keeping_the_first_tokens():
-    vocab = Vocabulary.build(TOKEN_LISTS)
-    np.testing.assert_array_equal(vocab.encode(["강도", "집", "불", "ㅋㅋ", "불"], length=3),
-                                  np.array([4, 5, 2], dtype=np.int32))
-    np.testing.assert_array_equal(vocab.encode([], length=2), [0, 0])
-
-
-@pytest.mark.parametrize("length", [0, -3, 2.0, True])
-def test_encode_rejects_bad_length(length):
-    with pytest.raises(ConfigError, match="length="):
-        Vocabulary.build(TOKEN_LISTS).encode(["불"], length=length)
-
-
-def test_encode_transcript_with_real_tokens():
-    vocab = Vocabulary.build(TOKENIZER.tokenize_many(SENTENCES + (FIRE,)), min_freq=2)
-    ids = encode_transcript("우리 집에 불이 났어요 빨리 와요", tokenizer=TOKENIZER, vocab=vocab,
-                            length=8)
-    known = [vocab.id_of(t) for t in ("집", "불", "나다", "빨리", "오다")]
-    assert min(known) > OOV_ID  # 우리 is the only word the corpus lacks
-    np.testing.assert_array_equal(ids, [OOV_ID, *known, PAD_ID, PAD_ID])
-
-
-def test_save_and_load_round_trip(tmp_path):
-    vocab = Vocabulary.build(TOKEN_LISTS, min_freq=1, max_size=6)
-    path = str(tmp_path / "bundle" / "vocab.json")
-    vocab.save(path)
-    payload = json.loads((tmp_path / "bundle" / "vocab.json").read_text(encoding="utf-8"))
-    assert payload["format"] == "call-triage-vocabulary"
-    assert payload["version"] == 1
-    assert payload["tokens"] == list(vocab.tokens)
-    assert payload["min_freq"] == 1
-    loaded = Vocabulary.load(path)
-    assert loaded == vocab
-    tokens = ["강도", "ㅋㅋ", "지진", "불"]
-    np.testing.assert_array_equal(loaded.encode(tokens, length=6), vocab.encode(tokens, length=6))
-
-
-def test_json_round_trip_in_memory():
-    vocab = Vocabulary.build(TOKEN_LISTS)
-    assert Vocabulary.from_json(vocab.to_json()) == vocab
-
-
-def _vocab_payload(**changes):
-    payload = json.loads(Vocabulary.build(TOKEN_LISTS).to_json())
-    payload.update(changes)
-    return json.dumps(payload)
-
-
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    (_vocab_payload(format="other"), "format='other'"),
-    (_vocab_payload(version=2), "version=2"),
-    (_vocab_payload(extra=1), "keys"),
-    (_vocab_payload(tokens=["불", "<pad>", "<oov>"]), "must start with"),
-    (_vocab_payload(tokens=["<pad>", "<oov>", "불", "불"]), "repeated"),
-    (_vocab_payload(min_freq=0), "min_freq=0"),
-])
-def test_load_malformed_file_raises_config_error_with_path(tmp_path, content, message):
-    path = tmp_path / "vocab.json"
-    path.write_text(content, encoding="utf-8")
-    with pytest.raises(ConfigError, match=message) as caught:
-        Vocabulary.load(str(path))
-    assert str(path) in str(caught.value)
-
-
-def test_load_missing_or_undecodable_file_names_path(tmp_path):
-    with pytest.raises(ConfigError, match="missing.json"):
-        Vocabulary.load(str(tmp_path / "missing.json"))
-    binary = tmp_path / "binary.json"
-    binary.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ConfigError, match="binary.json"):
-        Vocabulary.load(str(binary))
-
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def test_a_worker_process_that_tokenised_on_a_pooled_thread_exits():
-    """Beam's SDK workers run DoFns on pooled threads that never end; a JVM first started
-    from such a thread must not keep the process alive at exit (it hung the runner)."""
-    script = textwrap.dedent("""
-        import threading
-        from transforms.text import OktTokenizer
-        done = threading.Event()
-        def pooled_thread():
-            print(OktTokenizer().tokenize("집에 불이 났어요"), flush=True)
-            done.set()
-            threading.Event().wait()
-        threading.Thread(target=pooled_thread, daemon=True).start()
-        done.wait()
-    """)
-    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                              text=True, timeout=180)
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    assert "'불'" in finished.stdout
-
-
-def test_a_process_that_tokenised_on_the_tokenizer_threads_exits():
-    script = textwrap.dedent("""
-        from transforms.text import OktTokenizer, start_okt
-        start_okt()
-        print(OktTokenizer().tokenize_async("집에 불이 났어요").result(), flush=True)
-    """)
-    finished = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
-                              text=True, timeout=180)
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    assert "'불'" in finished.stdout
-
-
-def test_the_jvm_heap_is_capped():
-    TOKENIZER.tokenize("불이 났어요")  # the process's Okt, and so its JVM, exist
-    max_heap = jpype.java.lang.Runtime.getRuntime().maxMemory()
-    assert max_heap <= text.OKT_MAX_HEAP_MB * 2**20 < 1024 * 2**20  # konlpy's default: 1 GiB
-
-
-def test_the_jvm_runs_the_serial_collector_without_assertions():
-    TOKENIZER.tokenize("불이 났어요")
-    management = jpype.java.lang.management.ManagementFactory
-    collectors = {str(bean.getName()) for bean in management.getGarbageCollectorMXBeans()}
-    assert collectors == {"Copy", "MarkSweepCompact"}  # the serial collector's two
-    arguments = [str(argument) for argument in management.getRuntimeMXBean().getInputArguments()]
-    assert "-ea" not in arguments  # konlpy's own start enables assertions
-
-
-def test_explicit_garbage_collections_are_ignored_by_the_jvm():
-    # JPype calls System.gc() when Python's collector runs and its memory has grown: nine
-    # full collections of ~0.1 s each, stopping Okt, in the 500-call benchmark job.
-    TOKENIZER.tokenize("불이 났어요")
-    management = jpype.java.lang.management.ManagementFactory
-    full = next(bean for bean in management.getGarbageCollectorMXBeans()
-                if str(bean.getName()) == "MarkSweepCompact")
-    before = full.getCollectionCount()
-    jpype.java.lang.System.gc()
-    assert full.getCollectionCount() == before
-
-
-def test_a_konlpy_without_the_jars_okt_needs_is_refused_before_the_jvm_starts(monkeypatch):
-    monkeypatch.setattr(text, "_OKT_CLASS_PATH", text._OKT_CLASS_PATH + ("okt-9.9.jar",))
-    with pytest.raises(ConfigError, match="okt-9.9.jar"):
-        text._start_jvm()
