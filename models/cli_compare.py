@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 
 from models.builders import MODEL_BUILDERS, model_input_names
 from models.cli_evaluate import write_json
-from models.cli_train import add_archive_arguments, add_fit_arguments, cache_dir
+from models.cli_train import add_archive_arguments, add_fit_arguments, cache_dir, fit_options
 from models.dataset import split_sizes
 from models.train import (
     PreparedArchive,
@@ -181,11 +181,7 @@ def _write_text(path: str, text: str) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    base = TrainOptions(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                        learning_rate=args.learning_rate, patience=args.patience,
-                        text_dropout=args.text_dropout, token_dropout=args.token_dropout,
-                        text_swap=args.text_swap, time_shift=args.time_shift,
-                        vgg_weights=args.vgg_weights, gate_l2=args.gate_l2)
+    base = fit_options(args)
     options = {name: model_options(name, base=base, vgg_epochs=args.vgg_epochs,
                                    vgg_train_windows=args.vgg_train_windows)
                for name in args.models}

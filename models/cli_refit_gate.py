@@ -27,6 +27,7 @@ import logging
 from models.bundle import load_bundle, saved_metadata
 from models.cli_train import add_archive_arguments, add_gate_l2_argument, cache_dir
 from models.evaluate import archive_windows, format_metrics
+from models.evaluate import EMERGENCY_MIN_RECALL
 from models.model_card import GATE_FIT_KEY
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record
 from models.train import (measure_model, model_version, refit_model_words, weights_digest,
@@ -65,7 +66,8 @@ def run_command(args: argparse.Namespace) -> int:
     previous = bundle.model_version
     fit = refit_model_words(bundle.model, train=windows["train"],
                             validation=windows["validation"], l2=args.gate_l2)
-    measured = measure_model(bundle, windows)
+    measured = measure_model(bundle, windows, recall_target=bundle.metadata.get(
+        "training", {}).get("recall_target", EMERGENCY_MIN_RECALL))
     created = datetime.datetime.now(datetime.timezone.utc)
     version = model_version(created=created, digest=weights_digest(bundle.model))
     metadata = {

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import os
 
 from models.builders import AUDIO_POOLINGS, DEFAULT_AUDIO_POOLING, DEFAULT_MODEL, MODEL_BUILDERS
@@ -38,6 +39,9 @@ def cache_dir(args: argparse.Namespace) -> str | None:
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of :class:`TrainOptions` shared by train and compare."""
     defaults = TrainOptions()
+    parser.add_argument("--recall-target", type=float, default=defaults.recall_target,
+                        help="validation recall of emergencies the emergency threshold keeps "
+                             "(default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs,
                         help="most epochs to fit (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
@@ -99,15 +103,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              f"{DEFAULT_AUDIO_POOLING})")
 
 
-def run_command(args: argparse.Namespace) -> int:
-    options = TrainOptions(
+def fit_options(args: argparse.Namespace, **more: Any) -> TrainOptions:
+    """The :class:`TrainOptions` of the options :func:`add_fit_arguments` declares, and
+    ``more``."""
+    return TrainOptions(
         epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, patience=args.patience,
-        max_train_windows=args.max_train_windows, text_dropout=args.text_dropout,
-        time_shift=args.time_shift, text_swap=args.text_swap,
-        token_dropout=args.token_dropout, logdir=args.logdir,
-        vgg_weights=args.vgg_weights, audio_pooling=args.audio_pooling,
-        gate_l2=args.gate_l2)
+        text_dropout=args.text_dropout, token_dropout=args.token_dropout,
+        text_swap=args.text_swap, time_shift=args.time_shift, vgg_weights=args.vgg_weights,
+        gate_l2=args.gate_l2, recall_target=args.recall_target, **more)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    options = fit_options(args, max_train_windows=args.max_train_windows,
+                          logdir=args.logdir, audio_pooling=args.audio_pooling)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers, reviewed=args.reviewed)
     return 0

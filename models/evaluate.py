@@ -265,15 +265,15 @@ def precision_check(bundle: ModelBundle, windows: WindowSet, *, split: str,
                 timespec="seconds")}
 
 
-def choose_thresholds(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores]
-                      ) -> dict[str, float]:
+def choose_thresholds(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores],
+                      recall_target: float = EMERGENCY_MIN_RECALL) -> dict[str, float]:
     """Thresholds from one split (the validation split): ``"emergency"`` with recall ≥
-    :data:`EMERGENCY_MIN_RECALL`, and ``"prank"`` with recall ≥ :data:`PRANK_MIN_RECALL`
-    when the model has a prank head and the split has pranks."""
+    ``recall_target``, and ``"prank"`` with recall ≥ :data:`PRANK_MIN_RECALL` when the
+    model has a prank head and the split has pranks."""
     labels = [call.record.label for call in calls]
     thresholds = {"emergency": choose_threshold(
         labels=[label == "emergency" for label in labels],
-        scores=[score.emergency_score for score in scores], min_recall=EMERGENCY_MIN_RECALL)}
+        scores=[score.emergency_score for score in scores], min_recall=recall_target)}
     if scores and scores[0].prank_score is not None and "prank" in labels:
         thresholds["prank"] = choose_threshold(
             labels=[label == "prank" for label in labels],

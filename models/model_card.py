@@ -99,7 +99,8 @@ Created {metadata['created_at']} by {made_by} (seed {training['seed']}).
   the mean over its windows and the text-only score is the transcript's, the same in
   every window.
 {gate_line}- emergency threshold {metadata['thresholds']['emergency']:.4f}: chosen on the validation
-  split (call level) to keep recall >= {EMERGENCY_MIN_RECALL} with the fewest false alarms.
+  split (call level) to keep recall >= {training.get('recall_target', EMERGENCY_MIN_RECALL)}
+  with the fewest false alarms.
 {_precision_line(metadata)}
 ## Data
 Archive `{training['archive']}` ({training['hours']:.2f} h of audio), split by the

@@ -88,22 +88,25 @@ class TrainOptions:
     ``audio_pooling``: how the CNN audio branch pools its maps (``builders.AUDIO_POOLINGS``;
     ``None``: the model's default; models with that branch only).
     ``gate_l2``: the L2 penalty of the words models' refit after the fit (multimodal only;
-    :mod:`models.words`)."""
+    :mod:`models.words`). ``recall_target``: the validation recall the emergency threshold
+    keeps (:func:`models.evaluate.choose_thresholds`).
+    The defaults are the bundled model's recipe (models/README.md)."""
 
-    epochs: int = 20
+    epochs: int = 12
     batch_size: int = 32
     seed: int = 1
     learning_rate: float = 1e-3
-    patience: int = 3
+    patience: int = 4
     max_train_windows: Optional[int] = None
-    text_dropout: float = 0.5
-    token_dropout: float = 0.2
-    text_swap: float = 0.0
+    text_dropout: float = 0.8
+    token_dropout: float = 0.4
+    text_swap: float = 0.5
     time_shift: bool = True
     logdir: Optional[str] = None
     vgg_weights: Optional[str] = None
     audio_pooling: Optional[str] = None
     gate_l2: float = DEFAULT_GATE_L2
+    recall_target: float = EMERGENCY_MIN_RECALL
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
@@ -117,6 +120,8 @@ class TrainOptions:
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be in [0, 1)")
         check_gate_l2(self.gate_l2)
+        if not 0.0 < self.recall_target <= 1.0:
+            raise ConfigError(f"recall_target={self.recall_target} must be in (0, 1]")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -314,6 +319,32 @@ def reviewed_training_calls(reviewed: Sequence[str], *, config: FeatureConfig,
     return tuple(calls), tuple(sources)
 
 
+#: Labels a split cannot do without: what the fit learns from and the threshold is set on.
+REQUIRED_LABELS = {"train": ("emergency", "normal"), "validation": ("emergency",)}
+
+
+def missing_labels(splits: Mapping[str, Sequence[CallFeatures]]) -> list[str]:
+    """What the splits lack, as warnings: every label (:data:`spec.LABELS`) a split has no
+    call of, and what follows from it. Raises ConfigError when a split lacks a label of
+    :data:`REQUIRED_LABELS` (nothing to learn an emergency from, or to set its threshold
+    on)."""
+    warnings, fatal = [], []
+    for name, calls in splits.items():
+        present = {call.record.label for call in calls}
+        for label in spec.LABELS:
+            if label in present:
+                continue
+            if label in REQUIRED_LABELS.get(name, ()):
+                fatal.append(f"the {name} split has no {label} calls")
+            else:
+                warnings.append(f"the {name} split has no {label} calls" + (
+                    "; the prank threshold keeps its default and the prank figures are "
+                    "missing" if (name, label) == ("validation", "prank") else ""))
+    if fatal:
+        raise ConfigError("; ".join(fatal))
+    return warnings
+
+
 def with_reviewed(train: Sequence[CallFeatures], reviewed: Sequence[CallFeatures], *,
                   held_out: Sequence[CallFeatures]) -> tuple[CallFeatures, ...]:
     """The train split with the ``reviewed`` calls: one per audio file (the last verdict
@@ -349,6 +380,8 @@ def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequenc
     empty = [name for name, calls in splits.items() if not calls]
     if empty:
         raise ConfigError(f"archive {archive!r} has no labelled calls in split(s) {empty}")
+    for warning in missing_labels(splits):
+        LOG.warning("archive %s: %s", archive, warning)
     vocabulary = build_vocabulary(splits["train"])
     windows = {name: window_set(calls, vocab=vocabulary, config=config,
                                 input_names=input_names)
@@ -382,15 +415,18 @@ class Measured:
     test_seconds: float
 
 
-def measure_model(bundle: ModelBundle, windows: Mapping[str, WindowSet]) -> Measured:
+def measure_model(bundle: ModelBundle, windows: Mapping[str, WindowSet], *,
+                  recall_target: float = EMERGENCY_MIN_RECALL) -> Measured:
     """Score ``windows["validation"]`` and ``windows["test"]`` with ``bundle`` at call
-    level, choose the thresholds on the validation calls (:func:`choose_thresholds`),
-    measure both splits at them and check bfloat16 on the validation split."""
+    level, choose the thresholds on the validation calls (:func:`choose_thresholds`, the
+    emergency one for ``recall_target``), measure both splits at them and check bfloat16
+    on the validation split."""
     validation = score_calls(bundle, windows["validation"])
     started = time.perf_counter()
     test = score_calls(bundle, windows["test"])
     test_seconds = time.perf_counter() - started
-    thresholds = choose_thresholds(calls=windows["validation"].calls, scores=validation.calls)
+    thresholds = choose_thresholds(calls=windows["validation"].calls, scores=validation.calls,
+                                   recall_target=recall_target)
     bfloat16_check = precision_check(dataclasses.replace(bundle, thresholds=thresholds),
                                      windows["validation"], split="validation",
                                      reference=validation)
@@ -439,7 +475,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             if spec.GATE_OUTPUT in builders.model_output_names(model_name) else None)
     bundle = in_memory_bundle(model=fit.model, name=model_name, vocabulary=vocabulary,
                               config=config)
-    measured = measure_model(bundle, windows)
+    measured = measure_model(bundle, windows, recall_target=options.recall_target)
     metrics = {**measured.metrics,
                "training": {"history": fit.history, "epochs_run": fit.epochs_run,
                             "best_epoch": fit.best_epoch}}
@@ -472,7 +508,8 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
             "audio_pooling": builders.audio_pooling_of(model_name, options.audio_pooling),
             "parameter_count": int(fit.model.count_params()),
             "vocabulary_size": len(vocabulary),
-            "emergency_threshold_rule": f"validation recall >= {EMERGENCY_MIN_RECALL}",
+            "emergency_threshold_rule": f"validation recall >= {options.recall_target}",
+            "recall_target": options.recall_target,
             "feature_config": f"{config.n_mels} mels x {config.n_frames} frames, "
                               f"fingerprint {config.fingerprint()}",
         },

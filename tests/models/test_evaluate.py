@@ -18,6 +18,7 @@ from models.evaluate import (
     call_errors,
     category_confusion,
     choose_threshold,
+    choose_thresholds,
     compare_precisions,
     confusion,
     log_loss,
@@ -339,3 +340,21 @@ def test_calibration_compares_scores_with_the_share_of_positives_in_each_bin():
     assert curve["ece"] == pytest.approx((4 * 0.10 + 2 * 0.05) / 6, abs=1e-4)
     perfect = calibration(labels=[0, 1] * 50, scores=[0.5] * 100)
     assert perfect["ece"] == 0.0
+
+
+def test_the_emergency_threshold_keeps_the_recall_target_asked_for():
+    labels = ["emergency"] * 4 + ["normal"] * 2
+    calls = [CallFeatures(record=CallRecord(call_id=f"c{i}", audio_uri=f"c{i}.wav",
+                                            source_uri="m", label=label),
+                          log_mel=np.zeros((1, 1, 1), np.float32),
+                          window_starts_s=np.zeros(1, np.float32), tokens=(),
+                          duration_s=7.0, sample_rate_hz=8000, n_channels=1)
+             for i, label in enumerate(labels)]
+    scores = [_scores(value, None) for value in (0.9, 0.8, 0.6, 0.2, 0.3, 0.1)]
+
+    every = choose_thresholds(calls=calls, scores=scores)  # recall >= 0.98: all four
+    half = choose_thresholds(calls=calls, scores=scores, recall_target=0.5)
+
+    assert every["emergency"] <= 0.2  # all four, and so a false alarm at 0.3
+    # half of them suffice: no false alarm, and as many emergencies as that allows
+    assert 0.3 < half["emergency"] <= 0.6

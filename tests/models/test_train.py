@@ -25,7 +25,9 @@ from models.dataset import (
 from models.batches import (TrainingBatches, drop_unread_gate_weights, roll_frames,
                             swap_transcripts)
 from models.model_card import model_card
-from models.train import CallLevelValidation, TrainOptions, model_version, with_reviewed
+from models import DEFAULT_BUNDLE
+from models.train import (CallLevelValidation, TrainOptions, missing_labels, model_version,
+                          with_reviewed)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -482,3 +484,37 @@ def test_reviewed_calls_replace_their_train_copy_and_never_leak_into_training():
 
     by_uri = {call.record.audio_uri: call.record.label for call in merged}
     assert by_uri == {"corpus-b.wav": None, "corpus-a.wav": "emergency"}
+
+
+def _labelled(call_id: str, label: str):
+    call = flat_call(call_id, 1)
+    return dataclasses.replace(call, record=dataclasses.replace(call.record, label=label))
+
+
+def test_a_split_without_a_label_is_named_and_one_without_what_it_needs_is_refused():
+    splits = {"train": [_labelled("a", "emergency"), _labelled("b", "normal")],
+              "validation": [_labelled("c", "emergency"), _labelled("d", "normal")],
+              "test": [_labelled("e", "normal")]}
+    assert missing_labels(splits) == [
+        "the train split has no prank calls",
+        "the validation split has no prank calls; the prank threshold keeps its default "
+        "and the prank figures are missing",
+        "the test split has no emergency calls", "the test split has no prank calls"]
+    with pytest.raises(ConfigError, match="the train split has no normal calls; the "
+                                          "validation split has no emergency calls"):
+        missing_labels({"train": [_labelled("a", "emergency")],
+                        "validation": [_labelled("d", "normal")], "test": []})
+
+
+def test_train_defaults_are_the_bundled_models_recipe():
+    recipe = TrainOptions()
+    assert (recipe.epochs, recipe.patience, recipe.text_dropout, recipe.token_dropout,
+            recipe.text_swap, recipe.seed) == (12, 4, 0.8, 0.4, 0.5, 1)
+    with open(os.path.join(DEFAULT_BUNDLE, "bundle.json"), encoding="utf-8") as handle:
+        bundled = json.load(handle)["training"]
+    assert [bundled[key] for key in ("epochs_requested", "seed", "text_dropout",
+                                     "token_dropout", "text_swap", "batch_size")] == [
+        recipe.epochs, recipe.seed, recipe.text_dropout, recipe.token_dropout,
+        recipe.text_swap, recipe.batch_size]
+    with pytest.raises(ConfigError, match="recall_target=0"):
+        TrainOptions(recall_target=0)
