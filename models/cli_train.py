@@ -83,8 +83,12 @@ def add_gate_l2_argument(parser: argparse.ArgumentParser) -> None:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_archive_arguments(parser)
-    parser.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODEL_BUILDERS),
-                        help="architecture (default: %(default)s)")
+    parser.add_argument("--model", default=None, choices=sorted(MODEL_BUILDERS),
+                        help=f"architecture (default: {DEFAULT_MODEL}, or --from's)")
+    parser.add_argument("--from", dest="start_from", default=None, metavar="BUNDLE",
+                        help="fine-tune this bundle: start from its weights, vocabulary "
+                             "(words it lacks stay unknown) and feature config, for a "
+                             "centre with few labelled calls")
     parser.add_argument("--out", required=True, help="bundle folder to write (or gs://)")
     parser.add_argument("--reviewed", action="append", default=[], metavar="REPORTS",
                         help="a report root of the nightly job (its --out): add the calls "
@@ -118,5 +122,6 @@ def run_command(args: argparse.Namespace) -> int:
     options = fit_options(args, max_train_windows=args.max_train_windows,
                           logdir=args.logdir, audio_pooling=args.audio_pooling)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
-                 cache_dir=cache_dir(args), workers=args.workers, reviewed=args.reviewed)
+                 cache_dir=cache_dir(args), workers=args.workers, reviewed=args.reviewed,
+                 start_from=args.start_from)
     return 0

@@ -26,8 +26,9 @@ import keras
 import numpy as np
 
 from models import builders
+from models.builders import DEFAULT_MODEL
 from models.batches import TrainingBatches, drop_unread_gate_weights
-from models.bundle import ModelBundle, save_bundle
+from models.bundle import ModelBundle, load_bundle, save_bundle
 from models.dataset import (
     ArchiveFeatures,
     WindowSet,
@@ -218,8 +219,10 @@ def _callbacks(options: TrainOptions, *, validation: CallLevelValidation
 
 
 def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary: Vocabulary,
-              config: FeatureConfig, options: TrainOptions) -> FitResult:
-    """Build model ``name`` (seeded with ``options.seed``), compile and fit it.
+              config: FeatureConfig, options: TrainOptions,
+              start: Optional[keras.Model] = None) -> FitResult:
+    """Build model ``name`` (seeded with ``options.seed``), or copy ``start`` with its
+    weights (fine-tuning), compile and fit it.
 
     Losses and loss weights are :func:`builders.default_losses` /
     :func:`builders.default_loss_weights`; the emergency head's windows are weighted to
@@ -227,10 +230,10 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
     :class:`models.batches.TrainingBatches`. Progress is Keras's (a bar on a terminal, one
     line per epoch otherwise).
     """
-    model = builders.build_model(name, config=config, vocab_size=len(vocabulary),
-                                 seed=options.seed,
-                                 vgg_weights=options.vgg_weights,
-                                 audio_pooling=options.audio_pooling)
+    keras.utils.set_random_seed(options.seed)
+    model = (inference_copy(start) if start is not None else builders.build_model(
+        name, config=config, vocab_size=len(vocabulary), seed=options.seed,
+        vgg_weights=options.vgg_weights, audio_pooling=options.audio_pooling))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate),
                   loss=builders.default_losses(name),
                   loss_weights=builders.default_loss_weights(name),
@@ -362,11 +365,12 @@ def with_reviewed(train: Sequence[CallFeatures], reviewed: Sequence[CallFeatures
 
 def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequence[str],
                     cache_dir: Optional[str], workers: Optional[int] = None,
-                    reviewed: Sequence[str] = ()) -> PreparedArchive:
+                    reviewed: Sequence[str] = (), vocabulary: Optional[Vocabulary] = None
+                    ) -> PreparedArchive:
     """Features (cached) → splits, plus the calls analysts reviewed under the report roots
     ``reviewed`` in the train split (:func:`reviewed_training_calls`; the validation and
-    test splits stay the archive's own) → train vocabulary → window sets with
-    ``input_names``.
+    test splits stay the archive's own) → the train split's vocabulary (or ``vocabulary``,
+    a fine-tuned bundle's) → window sets with ``input_names``.
 
     Raises ConfigError when a split has no labelled calls.
     """
@@ -382,7 +386,7 @@ def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequenc
         raise ConfigError(f"archive {archive!r} has no labelled calls in split(s) {empty}")
     for warning in missing_labels(splits):
         LOG.warning("archive %s: %s", archive, warning)
-    vocabulary = build_vocabulary(splits["train"])
+    vocabulary = vocabulary or build_vocabulary(splits["train"])
     windows = {name: window_set(calls, vocab=vocabulary, config=config,
                                 input_names=input_names)
                for name, calls in splits.items()}
@@ -462,14 +466,16 @@ def refit_model_words(model: keras.Model, *, train: WindowSet, validation: Windo
             "verdict_coefficients": coefficients}
 
 
-def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions
-                ) -> TrainedModel:
-    """Fit ``model_name`` on ``prepared``'s train split, refit its n-gram gate when it has
-    one (:func:`refit_model_words`), choose its thresholds on the validation split (call
+def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOptions,
+                start: Optional[ModelBundle] = None) -> TrainedModel:
+    """Fit ``model_name`` (from ``start``'s weights when given: fine-tuning) on
+    ``prepared``'s train split, refit its n-gram gate when it has one
+    (:func:`refit_model_words`), choose its thresholds on the validation split (call
     level) and measure the validation and test splits."""
     config, vocabulary, windows = prepared.config, prepared.vocabulary, prepared.windows
     fit = fit_model(model_name, train=windows["train"], validation=windows["validation"],
-                    vocabulary=vocabulary, config=config, options=options)
+                    vocabulary=vocabulary, config=config, options=options,
+                    start=None if start is None else start.model)
     gate = (refit_model_words(fit.model, train=windows["train"],
                               validation=windows["validation"], l2=options.gate_l2)
             if spec.GATE_OUTPUT in builders.model_output_names(model_name) else None)
@@ -485,7 +491,9 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
         "model_name": model_name,
         "model_version": model_version(created=created, digest=weights_digest(fit.model)),
         "created_at": created.isoformat(timespec="seconds"),
-        "weights_origin": builders.weights_origin(weights_path=options.vgg_weights),
+        "weights_origin": (builders.weights_origin(weights_path=options.vgg_weights)
+                           if start is None else
+                           f"fine-tuned:{start.model_name}:{start.model_version}"),
         "training": {
             "archive": prepared.archive,
             "reviewed": list(prepared.reviewed),
@@ -536,16 +544,33 @@ def write_bundle(bundle: ModelBundle, *, out: str) -> None:
     LOG.info("wrote bundle %s (%s %s)", out, bundle.model_name, bundle.model_version)
 
 
-def train_bundle(*, archive: str, model_name: str, out: str, options: TrainOptions,
+def starting_bundle(path: str, *, model_name: Optional[str]) -> ModelBundle:
+    """The bundle ``train --from`` fine-tunes, in float32; ConfigError when it is of
+    another architecture than ``model_name`` (None: any)."""
+    bundle = load_bundle(path)
+    if model_name is not None and bundle.model_name != model_name:
+        raise ConfigError(f"bundle {path} is a {bundle.model_name} model, not {model_name}")
+    return bundle
+
+
+def train_bundle(*, archive: str, model_name: Optional[str], out: str, options: TrainOptions,
                  config: FeatureConfig = spec.DEFAULT_FEATURES, cache_dir: Optional[str],
-                 workers: Optional[int] = None, reviewed: Sequence[str] = ()) -> TrainedModel:
-    """``call-triage train``: fit ``model_name`` on ``archive`` (plus the calls analysts
-    reviewed under the report roots ``reviewed``, in the train split), write the bundle at
-    ``out`` and print its test-split figures."""
+                 workers: Optional[int] = None, reviewed: Sequence[str] = (),
+                 start_from: Optional[str] = None) -> TrainedModel:
+    """``call-triage train``: fit ``model_name`` (default :data:`DEFAULT_MODEL`) on
+    ``archive`` (plus the calls analysts reviewed under the report roots ``reviewed``, in
+    the train split), write the bundle at ``out`` and print its test-split figures. With
+    ``start_from`` it fine-tunes that bundle: its weights, vocabulary (new words are OOV)
+    and feature config are the start."""
+    start = None if start_from is None else starting_bundle(start_from, model_name=model_name)
+    if start is not None:
+        model_name, config = start.model_name, start.config
+    model_name = model_name or DEFAULT_MODEL
     prepared = prepare_archive(archive, config=config, cache_dir=cache_dir, workers=workers,
                                input_names=builders.model_input_names(model_name),
-                               reviewed=reviewed)
-    trained = train_model(prepared, model_name=model_name, options=options)
+                               reviewed=reviewed,
+                               vocabulary=None if start is None else start.vocabulary)
+    trained = train_model(prepared, model_name=model_name, options=options, start=start)
     write_bundle(trained.bundle, out=out)
     print(format_metrics(trained.metrics["test"],
                          title=f"{model_name} {trained.bundle.model_version}: "

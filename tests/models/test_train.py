@@ -27,7 +27,7 @@ from models.batches import (TrainingBatches, drop_unread_gate_weights, roll_fram
 from models.model_card import model_card
 from models import DEFAULT_BUNDLE
 from models.train import (CallLevelValidation, TrainOptions, missing_labels, model_version,
-                          with_reviewed)
+                          train_bundle, with_reviewed)
 from pipelines.cli import main
 from tests.models.conftest import TINY_EPOCHS
 from transforms import spec
@@ -518,3 +518,27 @@ def test_train_defaults_are_the_bundled_models_recipe():
         recipe.text_swap, recipe.batch_size]
     with pytest.raises(ConfigError, match="recall_target=0"):
         TrainOptions(recall_target=0)
+
+
+def test_fine_tuning_starts_from_the_bundles_weights_vocabulary_and_config(
+        tiny_archive, tiny_bundle, feature_cache, tmp_path):
+    start = load_bundle(tiny_bundle)
+    out = str(tmp_path / "tuned")
+    status = main(["train", "--archive", tiny_archive, "--from", tiny_bundle, "--out", out,
+                   "--epochs", "1", "--batch-size", "4", "--learning-rate", "1e-9",
+                   "--cache-dir", feature_cache, "--workers", "2"])
+
+    assert status == 0
+    tuned = load_bundle(out)
+    assert tuned.model_name == "multimodal" and tuned.config == start.config
+    assert tuned.vocabulary.tokens == start.vocabulary.tokens
+    assert tuned.metadata["weights_origin"] == f"fine-tuned:multimodal:{start.model_version}"
+    # a learning rate of 1e-9 leaves the network where the bundle had it
+    for name in ("audio_conv2", "text_lstm"):
+        for got, want in zip(tuned.model.get_layer(name).get_weights(),
+                             start.model.get_layer(name).get_weights()):
+            np.testing.assert_allclose(got, want, atol=1e-6)
+    with pytest.raises(ConfigError, match="is a multimodal model, not cnn_mel"):
+        train_bundle(archive=tiny_archive, model_name="cnn_mel", out=str(tmp_path / "x"),
+                     options=TrainOptions(epochs=1), cache_dir=feature_cache,
+                     start_from=tiny_bundle)
