@@ -44,6 +44,7 @@ from transforms import spec
 from transforms.archive import list_calls
 from transforms.errors import ArchiveError, CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
+from transforms.progress import CountedProgress
 from transforms.records import CallError, CallRecord
 from transforms.spec import FeatureConfig
 from transforms.text import OktTokenizer
@@ -56,7 +57,6 @@ LOG = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 #: Log-mel values are kept in memory and on disk as float16 (dB; ~0.03 dB resolution).
 LOGMEL_DTYPE = np.float16
-_LOG_EVERY = 250  # calls between progress messages while extracting
 
 _WORKER_TOKENIZER: Optional[OktTokenizer] = None
 
@@ -350,12 +350,12 @@ def extract_features(records: Sequence[CallRecord], *, config: FeatureConfig,
 
 def _collect(mapped: Iterable[CallFeatures | CallError], *, total: int
              ) -> list[CallFeatures | CallError]:
-    """The results of ``mapped`` as a list, logging progress."""
+    """The results of ``mapped`` as a list, showing progress (:class:`CountedProgress`)."""
     results = []
-    for done, result in enumerate(mapped, start=1):
+    progress = CountedProgress("featurised", total=total)
+    for result in mapped:
         results.append(result)
-        if done % _LOG_EVERY == 0 or done == total:
-            LOG.info("extracted features of %d/%d calls", done, total)
+        progress.add()
     return results
 
 

@@ -11,9 +11,10 @@ archive, else from the step's first call.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, TextIO
 
 LOG = logging.getLogger(__name__)
 
@@ -22,6 +23,9 @@ METRICS_NAMESPACE = "call_triage"
 
 #: Seconds between two progress lines of one step.
 LOG_EVERY_S = 10.0
+#: Seconds between two redraws of a progress bar on a terminal, and its width in characters.
+BAR_EVERY_S = 0.2
+BAR_WIDTH = 30
 
 _LOCK = threading.Lock()
 _STEPS: dict[str, "StepProgress"] = {}
@@ -84,3 +88,32 @@ def expect_calls(total: int) -> None:
         _expected, _listed_at = total, clock()
         _STEPS.clear()
     LOG.info("listed %d calls", total)
+
+
+class CountedProgress:
+    """Progress through ``total`` items of ``step`` in this process: on a terminal
+    (``stream.isatty()``) a bar redrawn in place, at most every :data:`BAR_EVERY_S`
+    seconds; off one, a log line every :data:`LOG_EVERY_S` seconds; both at the end."""
+
+    def __init__(self, step: str, *, total: int, stream: TextIO = sys.stderr) -> None:
+        self.step, self.total, self.done = step, total, 0
+        self._stream = stream
+        self._terminal = stream.isatty()
+        self._started = self._shown = clock()
+
+    def add(self, items: int = 1) -> None:
+        self.done += items
+        now = clock()
+        every = BAR_EVERY_S if self._terminal else LOG_EVERY_S
+        if now - self._shown < every and self.done < self.total:
+            return
+        self._shown = now
+        line = describe(self.step, done=self.done, elapsed_s=now - self._started,
+                        expected=self.total)
+        if not self._terminal:
+            LOG.info("%s", line)
+            return
+        filled = BAR_WIDTH * self.done // max(self.total, 1)
+        end = "\n" if self.done >= self.total else ""
+        self._stream.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {line}{end}")
+        self._stream.flush()

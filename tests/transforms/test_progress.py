@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 from transforms import progress
@@ -33,3 +34,34 @@ def test_a_step_logs_at_most_every_interval_and_when_it_is_done(caplog, monkeypa
                       "featurised 25 of 25 calls (1.0 calls/s)"]
     assert [record.getMessage() for record in caplog.records
             if record.name == progress.__name__] == ["listed 25 calls"] + logged
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_counted_step_draws_a_bar_on_a_terminal_and_logs_lines_elsewhere(caplog,
+                                                                            monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress, "clock", lambda: now[0])
+    terminal = _Terminal()
+    bar = progress.CountedProgress("featurised", total=4, stream=terminal)
+    for _ in range(4):
+        now[0] += 1.0
+        bar.add()
+    frames = terminal.getvalue().split("\r")[1:]
+    assert frames[0].startswith("[" + "#" * 7 + "." * 23 + "] featurised 1 of 4 calls")
+    assert frames[-1] == "[" + "#" * 30 + "] featurised 4 of 4 calls (1.0 calls/s)\n"
+
+    plain = io.StringIO()
+    with caplog.at_level(logging.INFO, logger="transforms.progress"):
+        lines = progress.CountedProgress("featurised", total=30, stream=plain)
+        for _ in range(30):
+            now[0] += 1.0
+            lines.add()
+    assert plain.getvalue() == ""  # no bar drawn off a terminal
+    assert [record.getMessage() for record in caplog.records] == [
+        "featurised 10 of 30 calls (1.0 calls/s, about 20 s to go)",
+        "featurised 20 of 30 calls (1.0 calls/s, about 10 s to go)",
+        "featurised 30 of 30 calls (1.0 calls/s)"]
