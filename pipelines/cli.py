@@ -66,7 +66,8 @@ def build_parser(argv: Sequence[str]
     chosen = next((arg for arg in argv if arg in COMMANDS), None)
     commands = {}
     for name, (_, help_text) in COMMANDS.items():
-        sub = commands[name] = subparsers.add_parser(name, help=help_text, allow_abbrev=False)
+        sub = commands[name] = subparsers.add_parser(name, help=help_text, description=help_text,
+                                                     allow_abbrev=False)
         _add_verbose(sub, default=argparse.SUPPRESS)  # -v after the command too
         if name == chosen:
             importlib.import_module(OPTION_MODULES.get(name, COMMANDS[name][0])
