@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 from models.bundle import load_bundle, record_precision_check
-from models.cli_train import add_archive_arguments, cache_dir
+from models.cli_train import add_archive_arguments, cache_dir, label_mapping
 from models.evaluate import format_precision_check, precision_check, split_windows
 from models.precision import native_bfloat16
 from transforms import spec
@@ -37,7 +37,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run_command(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle)
     windows, _ = split_windows(bundle, archive=args.archive, split=args.split,
-                               cache_dir=cache_dir(args), workers=args.workers)
+                               cache_dir=cache_dir(args), workers=args.workers,
+                               label_mapping=label_mapping(args))
     check = precision_check(bundle, windows, split=args.split)
     print(f"{bundle.model_name} {bundle.model_version}, {check['precision']} against float32 "
           f"on the {check['split']} split ({check['calls']} calls, {check['windows']} "

@@ -21,7 +21,8 @@ from typing import Any, Optional, Sequence
 
 from models.builders import MODEL_BUILDERS, model_input_names
 from models.cli_evaluate import write_json
-from models.cli_train import add_archive_arguments, add_fit_arguments, cache_dir, fit_options
+from models.cli_train import (add_archive_arguments, add_fit_arguments, cache_dir, fit_options,
+                              label_mapping)
 from models.dataset import split_sizes
 from models.train import (
     PreparedArchive,
@@ -187,7 +188,8 @@ def run_command(args: argparse.Namespace) -> int:
                for name in args.models}
     inputs = sorted({name for model in args.models for name in model_input_names(model)})
     prepared = prepare_archive(args.archive, config=spec.DEFAULT_FEATURES, input_names=inputs,
-                               cache_dir=cache_dir(args), workers=args.workers)
+                               cache_dir=cache_dir(args), workers=args.workers,
+                               label_mapping=label_mapping(args))
     rows = []
     for name, option in options.items():
         trained = train_model(prepared, model_name=name, options=option)

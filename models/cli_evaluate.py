@@ -18,7 +18,7 @@ from apache_beam.io.filesystems import FileSystems
 from models import DEFAULT_BUNDLE
 from models.bundle import load_bundle
 from models.serving import with_precision
-from models.cli_train import add_archive_arguments, cache_dir
+from models.cli_train import add_archive_arguments, cache_dir, label_mapping
 from models.dataset import read_labels
 from models.evaluate import evaluate_bundle, format_errors, format_metrics
 from models.plots import curve_svgs
@@ -70,7 +70,8 @@ def run_command(args: argparse.Namespace) -> int:
     bundle = with_precision(bundle, precision)
     labels = None if args.labels is None else read_labels(args.labels)
     metrics = evaluate_bundle(bundle, archive=args.archive, split=args.split,
-                              cache_dir=cache_dir(args), workers=args.workers, labels=labels)
+                              cache_dir=cache_dir(args), workers=args.workers, labels=labels,
+                              label_mapping=label_mapping(args))
     metrics["inference_precision"] = precision
     print(format_metrics(metrics, title=f"{bundle.model_name} {bundle.model_version} "
                                         f"({precision}, {reason}): {args.split} split of "

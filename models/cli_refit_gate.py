@@ -25,7 +25,8 @@ import datetime
 import logging
 
 from models.bundle import load_bundle, saved_metadata
-from models.cli_train import add_archive_arguments, add_gate_l2_argument, cache_dir
+from models.cli_train import (add_archive_arguments, add_gate_l2_argument, cache_dir,
+                              label_mapping)
 from models.evaluate import archive_windows, format_metrics
 from models.evaluate import EMERGENCY_MIN_RECALL
 from models.model_card import GATE_FIT_KEY
@@ -59,7 +60,8 @@ def run_command(args: argparse.Namespace) -> int:
                           "to refit")
     windows, n_failed = archive_windows(bundle, archive=args.archive,
                                         splits=("train", "validation", "test"),
-                                        cache_dir=cache_dir(args), workers=args.workers)
+                                        cache_dir=cache_dir(args), workers=args.workers,
+                                        label_mapping=label_mapping(args))
     if n_failed:
         LOG.warning("%d calls of %s could not be featurised and are left out of the refit "
                     "and the figures", n_failed, args.archive)

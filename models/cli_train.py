@@ -12,6 +12,7 @@ import os
 
 from models.builders import AUDIO_POOLINGS, DEFAULT_AUDIO_POOLING, DEFAULT_MODEL, MODEL_BUILDERS
 from models.train import TrainOptions, train_bundle
+from transforms.aihub import LabelMapping
 
 #: Where extracted features are cached unless --cache-dir or --no-cache says otherwise.
 DEFAULT_CACHE_DIR = os.path.join(
@@ -29,11 +30,20 @@ def add_archive_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extract features without reading or writing the cache")
     parser.add_argument("--workers", type=int, default=None,
                         help="feature-extraction processes (default: one per CPU)")
+    parser.add_argument("--aihub-labels", default=None, metavar="MAPPING.toml",
+                        help="how AI Hub 119-call labels (disasterLarge, disasterMedium) "
+                             "become labels and categories: an edited copy of the shipped "
+                             "transforms/data/aihub_labels.toml (default: that file)")
 
 
 def cache_dir(args: argparse.Namespace) -> str | None:
     """The feature cache folder the arguments ask for, or None."""
     return None if args.no_cache else args.cache_dir
+
+
+def label_mapping(args: argparse.Namespace) -> LabelMapping:
+    """The AI Hub label mapping the arguments ask for (ConfigError for a bad file)."""
+    return LabelMapping.load(args.aihub_labels)
 
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,5 +133,6 @@ def run_command(args: argparse.Namespace) -> int:
                           logdir=args.logdir, audio_pooling=args.audio_pooling)
     train_bundle(archive=args.archive, model_name=args.model, out=args.out, options=options,
                  cache_dir=cache_dir(args), workers=args.workers, reviewed=args.reviewed,
+                 label_mapping=label_mapping(args),
                  start_from=args.start_from)
     return 0

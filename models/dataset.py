@@ -41,7 +41,8 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import spec
-from transforms.archive import list_calls
+from transforms.aihub import LabelMapping, Resolution
+from transforms.archive import list_calls, read_call_label, with_call_metadata
 from transforms.errors import ArchiveError, CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
 from transforms.progress import CountedProgress
@@ -61,9 +62,21 @@ LOGMEL_DTYPE = np.float16
 _WORKER_TOKENIZER: Optional[OktTokenizer] = None
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelProblem:
+    """A call whose AI Hub label gave no label: ``problem`` is ``"unmapped"`` or
+    ``"contradictory"`` (:class:`transforms.aihub.Resolution`), ``detail`` says which
+    values."""
+
+    call_id: str
+    problem: str
+    detail: str
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ArchiveFeatures:
-    """An archive's calls with extracted features (listing order) and the calls that failed.
+    """An archive's calls with extracted features (listing order), the calls that failed,
+    and the calls whose AI Hub label could not be mapped (:func:`with_aihub_labels`).
 
     ``calls[i].log_mel`` is float16 ``(n_windows, n_mels, n_frames)`` dB.
     """
@@ -71,6 +84,7 @@ class ArchiveFeatures:
     root: str
     calls: tuple[CallFeatures, ...]
     errors: tuple[CallError, ...]
+    label_problems: tuple[LabelProblem, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -268,18 +282,20 @@ def read_labels(path: str) -> dict[str, dict]:
     return labels
 
 
-def relabel(calls: Sequence[CallFeatures], labels: Mapping[str, dict]
-            ) -> tuple[CallFeatures, ...]:
+def relabel(calls: Sequence[CallFeatures], labels: Mapping[str, dict], *,
+            source: str = "label_file") -> tuple[CallFeatures, ...]:
     """``calls`` with the labels of a label file (:func:`read_labels`) in their records,
-    replacing the archive's own; calls the file does not name lose their label (so they
-    are left out of every split). Raises ConfigError when the file names no call of
-    ``calls``."""
+    replacing the archive's own, ``source`` (of ``records.LABEL_SOURCES``) as their
+    ``label_source``; calls the file does not name lose their label (so they are left out
+    of every split). Raises ConfigError when the file names no call of ``calls``."""
     if labels and not any(call.record.call_id in labels for call in calls):
         raise ConfigError("the label file names none of the archive's calls")
     unlabelled = dict.fromkeys(("label", "category", "split", "event_start_s",
-                                "event_end_s"))
+                                "event_end_s", "label_source"))
     return tuple(dataclasses.replace(call, record=dataclasses.replace(
-        call.record, **labels.get(call.record.call_id, unlabelled))) for call in calls)
+        call.record, **({**labels[call.record.call_id], "label_source": source}
+                        if call.record.call_id in labels else unlabelled)))
+        for call in calls)
 
 
 def split_calls(calls: Iterable[CallFeatures]) -> dict[str, tuple[CallFeatures, ...]]:
@@ -308,6 +324,62 @@ def _hash_split(call_id: str) -> str:
 def build_vocabulary(train_calls: Sequence[CallFeatures]) -> Vocabulary:
     """The token vocabulary of the TRAIN calls' transcripts (tokens seen at least twice)."""
     return Vocabulary.build([call.tokens for call in train_calls], min_freq=2)
+
+
+# --- labels of the AI Hub layouts ---------------------------------------------------------
+
+#: Threads reading AI Hub JSON labels (network latency, not CPU, bounds it on GCS).
+LABEL_READ_THREADS = 16
+
+
+def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
+                      ) -> tuple[list[CallRecord], list[LabelProblem]]:
+    """``records`` with the labels their AI Hub 119-call JSON files map to, and the calls
+    whose labels could not be mapped.
+
+    A record whose transcript is a ``.json`` label gets the label and category
+    ``mapping`` resolves from its fields (``label_source`` ``"aihub_119"``), its
+    ``urgencyLevel`` and the metadata its manifest row lacks. A manifest label stays, and
+    the JSON is checked against it: one that says otherwise makes the call unlabelled and
+    ``"contradictory"``. An unmapped or contradictory label leaves the call unlabelled
+    (unless its manifest labels it) and is returned as a :class:`LabelProblem`; a JSON
+    without label fields labels nothing. A file that cannot be read is left to the
+    feature step, which reports it as the call's read error. Order is kept.
+    """
+    def resolve(record: CallRecord) -> tuple[CallRecord, Optional[LabelProblem]]:
+        if record.transcript is not None or not (record.transcript_uri or "").lower().endswith(".json"):
+            return record, None
+        try:
+            _, call_label = read_call_label(record.transcript_uri)
+        except CallInputError:
+            return record, None
+        record = with_call_metadata(record, call_label)
+        resolution = mapping.resolve(call_label)
+        if resolution.problem == "unlabelled":
+            return record, None
+        if resolution.problem is None and record.label is None:
+            return dataclasses.replace(record, label=resolution.label,
+                                       category=resolution.category,
+                                       label_source="aihub_119"), None
+        if resolution.problem is None:
+            if (resolution.label, resolution.category or record.category) == (
+                    record.label, record.category or resolution.category):
+                return record, None
+            resolution = Resolution(problem="contradictory", detail=(
+                f"the manifest says {record.label}/{record.category or '-'}, the JSON "
+                f"{resolution.label}/{resolution.category or '-'}"))
+        problem = LabelProblem(record.call_id, resolution.problem, resolution.detail)
+        if resolution.problem == "contradictory":
+            record = dataclasses.replace(record, label=None, category=None, label_source=None)
+        return record, problem
+
+    with concurrent.futures.ThreadPoolExecutor(LABEL_READ_THREADS) as pool:
+        resolved = list(pool.map(resolve, records))
+    problems = [problem for _, problem in resolved if problem is not None]
+    for problem in problems:
+        LOG.warning("call %s: %s AI Hub label (%s)", problem.call_id,
+                    problem.problem, problem.detail)
+    return [record for record, _ in resolved], problems
 
 
 # --- feature extraction and its cache --------------------------------------------------
@@ -428,10 +500,12 @@ def default_workers() -> int:
 
 def load_archive_features(root: str, *, config: FeatureConfig, cache_dir: Optional[str],
                           workers: Optional[int] = None,
-                          call_ids: Optional[Collection[str]] = None) -> ArchiveFeatures:
+                          call_ids: Optional[Collection[str]] = None,
+                          label_mapping: Optional[LabelMapping] = None) -> ArchiveFeatures:
     """List archive ``root`` and extract the features of every call (with ``call_ids``:
     of the listed calls with those ids only), or read them from ``cache_dir`` (``None``: no
-    cache) when this listing and config were extracted before.
+    cache) when this listing and config were extracted before. AI Hub 119-call labels are
+    mapped with ``label_mapping`` (default: the shipped one; :func:`with_aihub_labels`).
 
     Listing errors and per-call failures end up in ``errors`` (logged with their count);
     raises :class:`~transforms.errors.ArchiveError` when the archive cannot be listed.
@@ -439,7 +513,9 @@ def load_archive_features(root: str, *, config: FeatureConfig, cache_dir: Option
     listing = list_calls(root)
     if call_ids is not None:
         listing = [item for item in listing if item.call_id in call_ids]
-    records = [item for item in listing if isinstance(item, CallRecord)]
+    records, label_problems = with_aihub_labels(
+        [item for item in listing if isinstance(item, CallRecord)],
+        mapping=label_mapping or LabelMapping.load())
     listing_errors = [item for item in listing if isinstance(item, CallError)]
     path = None
     if cache_dir:
@@ -448,7 +524,8 @@ def load_archive_features(root: str, *, config: FeatureConfig, cache_dir: Option
         if os.path.isfile(path):
             LOG.info("reading cached features of %s from %s", root, path)
             calls, errors = _load_cache(path, records={r.call_id: r for r in records})
-            return ArchiveFeatures(root=root, calls=tuple(calls), errors=tuple(errors))
+            return ArchiveFeatures(root=root, calls=tuple(calls), errors=tuple(errors),
+                                   label_problems=tuple(label_problems))
     LOG.info("extracting features of %d calls from %s", len(records), root)
     results = extract_features(records, config=config,
                                workers=min(workers or default_workers(), max(1, len(records))))
@@ -460,7 +537,8 @@ def load_archive_features(root: str, *, config: FeatureConfig, cache_dir: Option
     if path is not None:
         _save_cache(path, calls=calls, errors=errors)
         LOG.info("cached features in %s (%.0f MB)", path, os.path.getsize(path) / 1e6)
-    return ArchiveFeatures(root=root, calls=tuple(calls), errors=tuple(errors))
+    return ArchiveFeatures(root=root, calls=tuple(calls), errors=tuple(errors),
+                           label_problems=tuple(label_problems))
 
 
 def split_sizes(splits: Mapping[str, Sequence[CallFeatures]]) -> dict[str, dict[str, int]]:
@@ -545,7 +623,7 @@ def reviewed_features(night: ReviewedNight, *, config: FeatureConfig,
         raise ConfigError(f"{where}: {len(problems)} reviewed call(s) of archive "
                           f"{night.archive} cannot be trained on: " + "; ".join(problems[:10]))
     labels = {call_id: {**fields, "split": "train"} for call_id, fields in night.labels.items()}
-    return relabel(features.calls, labels)
+    return relabel(features.calls, labels, source="reviewed")
 
 
 def _absence(error: Optional[CallError]) -> str:

@@ -23,6 +23,7 @@ from models.serving import predict_windows, with_precision
 from models.dataset import (WindowSet, load_archive_features, relabel, split_calls,
                             window_set)
 from transforms import spec
+from transforms.aihub import LabelMapping
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 
@@ -488,18 +489,20 @@ def format_errors(analysis: Mapping, *, most: int = 40) -> str:
 
 def archive_windows(bundle: ModelBundle, *, archive: str, splits: Sequence[str],
                     cache_dir: Optional[str], workers: Optional[int] = None,
-                    labels: Optional[Mapping[str, dict]] = None
+                    labels: Optional[Mapping[str, dict]] = None,
+                    label_mapping: Optional[LabelMapping] = None
                     ) -> tuple[dict[str, WindowSet], int]:
     """The windows of the ``splits`` of a labelled archive (each one of ``spec.SPLITS`` or
     ``"all"``) as ``bundle`` takes them (its vocabulary and inputs), from one read of the
     archive's features, and the number of calls that could not be featurised. ``labels``
-    (:func:`models.dataset.read_labels`) replace the archive's own. Raises ConfigError for
+    (:func:`models.dataset.read_labels`) replace the archive's own; ``label_mapping``
+    maps its AI Hub labels (default: the shipped mapping). Raises ConfigError for
     an unknown split or one without labelled calls."""
     unknown = [split for split in splits if split not in spec.SPLITS + ("all",)]
     if unknown:
         raise ConfigError(f"split(s) {unknown} must be among {spec.SPLITS + ('all',)}")
     features = load_archive_features(archive, config=bundle.config, cache_dir=cache_dir,
-                                     workers=workers)
+                                     workers=workers, label_mapping=label_mapping)
     calls = features.calls if labels is None else relabel(features.calls, labels)
     by_split = split_calls(calls)
     windows = {}
@@ -513,24 +516,27 @@ def archive_windows(bundle: ModelBundle, *, archive: str, splits: Sequence[str],
 
 
 def split_windows(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
-                  workers: Optional[int] = None, labels: Optional[Mapping[str, dict]] = None
-                  ) -> tuple[WindowSet, int]:
+                  workers: Optional[int] = None, labels: Optional[Mapping[str, dict]] = None,
+                  label_mapping: Optional[LabelMapping] = None) -> tuple[WindowSet, int]:
     """The windows of one split of a labelled archive (:func:`archive_windows`)."""
     windows, n_errors = archive_windows(bundle, archive=archive, splits=(split,),
-                                        cache_dir=cache_dir, workers=workers, labels=labels)
+                                        cache_dir=cache_dir, workers=workers, labels=labels,
+                                        label_mapping=label_mapping)
     return windows[split], n_errors
 
 
 def evaluate_bundle(bundle: ModelBundle, *, archive: str, split: str, cache_dir: Optional[str],
                     workers: Optional[int] = None,
-                    labels: Optional[Mapping[str, dict]] = None) -> dict:
+                    labels: Optional[Mapping[str, dict]] = None,
+                    label_mapping: Optional[LabelMapping] = None) -> dict:
     """``call-triage evaluate``: the :func:`call_metrics` and :func:`error_analysis` of
     ``bundle`` on one split of a labelled archive (:func:`split_windows`; ``labels``
     replace the archive's own), at the bundle's thresholds, plus ``archive``, ``split``,
     ``model_name``, ``model_version`` and ``n_errors`` (calls that could not be
     featurised)."""
     windows, n_errors = split_windows(bundle, archive=archive, split=split,
-                                      cache_dir=cache_dir, workers=workers, labels=labels)
+                                      cache_dir=cache_dir, workers=workers, labels=labels,
+                                      label_mapping=label_mapping)
     scored = score_calls(bundle, windows)
     return {"archive": archive, "split": split, "model_name": bundle.model_name,
             "model_version": bundle.model_version, "n_errors": n_errors,

@@ -50,6 +50,52 @@ def _reviewed_line(training: Mapping[str, Any]) -> str:
             f"and test splits are the archive's own.\n")
 
 
+#: Each label source (``transforms.records.LABEL_SOURCES``): what the data is, and the note
+#: on its licence the model card gives.
+DATA_SOURCE_NOTES = {
+    "manifest": ("labels in the archive's manifest",
+                 "the archive owner's terms; a corpus of `call-triage synth` is generated "
+                 "by call-triage (synthetic voices, sounds and scripts) and carries its "
+                 "licence"),
+    "aihub_119": ("AI Hub 119-call JSON labels (`disasterLarge`, `disasterMedium`) mapped "
+                  "onto the taxonomy",
+                  "AI Hub (aihub.or.kr) terms of use: the data may not be redistributed; "
+                  "read the terms before sharing a model trained on it"),
+    "emotion_dialogue": ("the AI Hub emotion-dialogue table (감정 분류를 위한 대화 음성 "
+                         "데이터셋, KAIST) as everyday calls, label normal",
+                         "AI Hub (aihub.or.kr) terms of use, as above"),
+    "reviewed": ("analysts' verdicts on the centre's own calls (`call-triage review`)",
+                 "the centre's own recordings, under its data-protection rules"),
+    "label_file": ("a label file (`--labels`)", "its owner's terms"),
+}
+
+
+def _data_sources(training: Mapping[str, Any]) -> str:
+    """The model card's table of label sources with their licence notes, and the AI Hub
+    label mapping used (every value it maps), or nothing for an older bundle."""
+    sources = training.get("data_sources")
+    if not sources:
+        return ""
+    rows = "\n".join(f"| {DATA_SOURCE_NOTES[name][0]} | {calls} | {DATA_SOURCE_NOTES[name][1]} |"
+                     for name, calls in sources["labels"].items())
+    text = f"""
+Where the labels of these calls come from:
+
+| source | calls | licence |
+|---|---|---|
+{rows}
+"""
+    aihub = sources.get("aihub_labels")
+    if aihub:
+        problems = ", ".join(f"{count} {problem}" for problem, count in aihub["problems"].items())
+        mapped = "; ".join(f"`{field}`: " + ", ".join(f"{value} → {name}" for value, name in names.items())
+                           for field, names in aihub["names"].items())
+        text += (f"\nAI Hub 119-call labels were mapped with `{aihub['mapping']}`"
+                 + (f"; calls left unlabelled by it: {problems}" if problems else "")
+                 + f". The mapping: {mapped}.\n")
+    return text
+
+
 def model_card(*, metadata: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     """The bundle's MODEL_CARD.md: data, date, figures, intended use and limits."""
     training, test, validation = metadata["training"], metrics["test"], metrics["validation"]
@@ -104,12 +150,12 @@ Created {metadata['created_at']} by {made_by} (seed {training['seed']}).
 {_precision_line(metadata)}
 ## Data
 Archive `{training['archive']}` ({training['hours']:.2f} h of audio), split by the
-manifest's `split` column:
+manifest's `split` column (calls without one by a hash of their id):
 
 | split | calls | windows | emergency | normal | prank |
 |---|---|---|---|---|---|
 {rows}
-{_reviewed_line(training)}
+{_data_sources(training)}{_reviewed_line(training)}
 Fitted for {training['epochs_run']} epochs (kept: {training['best_epoch']}, early stopping on
 {training['early_stopping']}) in {training['train_seconds']:.0f} s on
 {training['train_windows']} training windows; transcript dropout {training['text_dropout']},

@@ -14,6 +14,7 @@ split at call level → test-split metrics →
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import hashlib
@@ -56,6 +57,7 @@ from models.words import (DEFAULT_GATE_L2, WordsFit, calibrate_verdict, call_row
                           check_gate_l2, refit_words)
 from models.precision import PRECISION_CHECKS_KEY, precision_check_record
 from transforms import spec
+from transforms.aihub import LabelMapping
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 from transforms.spec import FeatureConfig
@@ -292,7 +294,8 @@ class PreparedArchive:
     """A labelled archive ready to fit on: its features, labelled calls per split (the
     train split with the analysts' reviewed calls added), the vocabulary of the train
     split, each split's :class:`WindowSet`, and ``reviewed``: where the reviewed calls came
-    from (one record per night: ``out``, ``run_date``, ``archive``, ``calls``)."""
+    from (one record per night: ``out``, ``run_date``, ``archive``, ``calls``), and the
+    mapping its AI Hub labels were read with."""
 
     archive: str
     config: FeatureConfig
@@ -301,6 +304,24 @@ class PreparedArchive:
     vocabulary: Vocabulary
     windows: dict[str, WindowSet]
     reviewed: tuple[dict[str, Any], ...] = ()
+    label_mapping: LabelMapping = dataclasses.field(default_factory=LabelMapping.load)
+
+    def data_sources(self) -> dict[str, Any]:
+        """Where the labels of the split calls came from (``records.LABEL_SOURCES`` →
+        calls) and, when the archive has AI Hub 119-call labels, the mapping that read
+        them and the calls it could not label: the model card's data section."""
+        calls = [call for split in self.splits.values() for call in split]
+        sources = dict(sorted(collections.Counter(
+            call.record.label_source for call in calls).items()))
+        record: dict[str, Any] = {"labels": sources}
+        problems = self.features.label_problems
+        if "aihub_119" in sources or problems:
+            record["aihub_labels"] = {
+                "mapping": self.label_mapping.source,
+                "names": {field: dict(names) for field, names in self.label_mapping.names.items()},
+                "problems": dict(collections.Counter(p.problem for p in problems)),
+            }
+        return record
 
 
 def reviewed_training_calls(reviewed: Sequence[str], *, config: FeatureConfig,
@@ -365,17 +386,19 @@ def with_reviewed(train: Sequence[CallFeatures], reviewed: Sequence[CallFeatures
 
 def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequence[str],
                     cache_dir: Optional[str], workers: Optional[int] = None,
-                    reviewed: Sequence[str] = (), vocabulary: Optional[Vocabulary] = None
-                    ) -> PreparedArchive:
+                    reviewed: Sequence[str] = (), vocabulary: Optional[Vocabulary] = None,
+                    label_mapping: Optional[LabelMapping] = None) -> PreparedArchive:
     """Features (cached) → splits, plus the calls analysts reviewed under the report roots
     ``reviewed`` in the train split (:func:`reviewed_training_calls`; the validation and
     test splits stay the archive's own) → the train split's vocabulary (or ``vocabulary``,
-    a fine-tuned bundle's) → window sets with ``input_names``.
+    a fine-tuned bundle's) → window sets with ``input_names``. ``label_mapping`` maps the
+    archive's AI Hub labels (default: the shipped mapping).
 
     Raises ConfigError when a split has no labelled calls.
     """
+    label_mapping = label_mapping or LabelMapping.load()
     features = load_archive_features(archive, config=config, cache_dir=cache_dir,
-                                     workers=workers)
+                                     workers=workers, label_mapping=label_mapping)
     splits = split_calls(features.calls)
     extra, sources = reviewed_training_calls(reviewed, config=config, cache_dir=cache_dir,
                                              workers=workers)
@@ -391,7 +414,8 @@ def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequenc
                                 input_names=input_names)
                for name, calls in splits.items()}
     return PreparedArchive(archive=archive, config=config, features=features, splits=splits,
-                           vocabulary=vocabulary, windows=windows, reviewed=sources)
+                           vocabulary=vocabulary, windows=windows, reviewed=sources,
+                           label_mapping=label_mapping)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -497,6 +521,7 @@ def train_model(prepared: PreparedArchive, *, model_name: str, options: TrainOpt
         "training": {
             "archive": prepared.archive,
             "reviewed": list(prepared.reviewed),
+            "data_sources": prepared.data_sources(),
             "splits": split_sizes(prepared.splits),
             "hours": total_hours(prepared.features.calls),
             "failed_calls": len(prepared.features.errors),
@@ -556,7 +581,8 @@ def starting_bundle(path: str, *, model_name: Optional[str]) -> ModelBundle:
 def train_bundle(*, archive: str, model_name: Optional[str], out: str, options: TrainOptions,
                  config: FeatureConfig = spec.DEFAULT_FEATURES, cache_dir: Optional[str],
                  workers: Optional[int] = None, reviewed: Sequence[str] = (),
-                 start_from: Optional[str] = None) -> TrainedModel:
+                 start_from: Optional[str] = None,
+                 label_mapping: Optional[LabelMapping] = None) -> TrainedModel:
     """``call-triage train``: fit ``model_name`` (default :data:`DEFAULT_MODEL`) on
     ``archive`` (plus the calls analysts reviewed under the report roots ``reviewed``, in
     the train split), write the bundle at ``out`` and print its test-split figures. With
@@ -568,7 +594,7 @@ def train_bundle(*, archive: str, model_name: Optional[str], out: str, options: 
     model_name = model_name or DEFAULT_MODEL
     prepared = prepare_archive(archive, config=config, cache_dir=cache_dir, workers=workers,
                                input_names=builders.model_input_names(model_name),
-                               reviewed=reviewed,
+                               reviewed=reviewed, label_mapping=label_mapping,
                                vocabulary=None if start is None else start.vocabulary)
     trained = train_model(prepared, model_name=model_name, options=options, start=start)
     write_bundle(trained.bundle, out=out)

@@ -1,9 +1,9 @@
 """``call-triage synth``: generate a synthetic Korean emergency-call archive.
 
-    call-triage synth --out DIR --calls N --seed S [--workers W] [--example]
+    call-triage synth --out DIR --calls N --seed S [--workers W] [--example] [--layout aihub]
 
-writes ``DIR/audio/*`` and ``DIR/manifest.csv`` (see synth/README.md). The same arguments
-give byte-identical files, whatever ``--workers``.
+writes ``DIR/audio/*`` and ``DIR/manifest.csv``, or the AI Hub layouts (see
+synth/README.md). The same arguments give byte-identical files, whatever ``--workers``.
 """
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-long-s", type=float, default=corpus.LONG_S[1],
                         help=f"longest long call in s (default {corpus.LONG_S[1]:g}); long "
                              f"calls last uniform(min, max)")
+    parser.add_argument("--layout", choices=corpus.LAYOUTS, default="manifest",
+                        help="how the archive describes its calls: 'manifest' (manifest.csv, "
+                             "the default) or 'aihub' (AI Hub 119-call JSON labels beside the "
+                             "audio and an emotion-dialogue table for everyday calls, no "
+                             "manifest; docs/archive.md)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace manifest.csv and audio/ of a non-empty --out")
+                        help="replace manifest.csv (or the emotion-dialogue table) and audio/ "
+                             "of a non-empty --out")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -50,7 +56,7 @@ def run_command(args: argparse.Namespace) -> int:
                                long_fraction=args.long_fraction, min_long_s=args.min_long_s,
                                max_long_s=args.max_long_s)
     corpus.generate_corpus(plans=plans, out_dir=args.out, workers=args.workers,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, layout=args.layout)
     summary = {"out": args.out, "calls": len(plans), "seed": args.seed,
                "seconds": round(time.monotonic() - started, 1), **corpus.summarise(plans)}
     print(json.dumps(summary, ensure_ascii=False, indent=1))

@@ -1,4 +1,5 @@
-"""Plan and generate a synthetic archive: audio files plus ``manifest.csv`` (docs/archive.md).
+"""Plan and generate a synthetic archive: audio files plus ``manifest.csv``, or the AI Hub
+layouts (:mod:`synth.aihub`) (docs/archive.md).
 
 :func:`plan_corpus` decides every call up front, from the seed alone: label, category,
 template (and so split), line, caller, start time, format and length. :func:`render_call`
@@ -33,7 +34,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from synth import channel, registers, scripts, sounds, speech
+from synth import aihub, channel, registers, scripts, sounds, speech
 from transforms.errors import ConfigError
 from transforms.spec import EMERGENCY_CATEGORIES, NORMAL_CATEGORIES
 
@@ -569,14 +570,22 @@ def _write_indexed(job: tuple[CallPlan, str]) -> tuple[int, dict[str, str]]:
     return plan.index, write_call(plan, out_dir=out_dir)
 
 
-def generate_corpus(*, plans: Sequence[CallPlan], out_dir: str, workers: int,
-                    overwrite: bool = False) -> list[dict[str, str]]:
-    """Renders ``plans`` with ``workers`` processes into ``out_dir``; returns the rows.
+#: How an archive describes its calls: ``manifest`` (``manifest.csv``) or ``aihub``
+#: (119-call JSON labels and an emotion-dialogue table, :mod:`synth.aihub`).
+LAYOUTS = ("manifest", "aihub")
 
-    ``out_dir`` must be empty or absent, unless ``overwrite``: then its ``manifest.csv`` and
-    ``audio/`` are replaced (nothing else is touched). Long calls are started first so no
-    process is left alone with one at the end.
+
+def generate_corpus(*, plans: Sequence[CallPlan], out_dir: str, workers: int,
+                    overwrite: bool = False, layout: str = "manifest") -> list[dict[str, str]]:
+    """Renders ``plans`` with ``workers`` processes into ``out_dir`` and describes the
+    calls in ``layout`` (:data:`LAYOUTS`); returns the manifest rows.
+
+    ``out_dir`` must be empty or absent, unless ``overwrite``: then its ``manifest.csv``,
+    emotion-dialogue table and ``audio/`` are replaced (nothing else is touched). Long
+    calls are started first so no process is left alone with one at the end.
     """
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout={layout!r} is not one of {', '.join(LAYOUTS)}")
     if workers < 1:
         raise ConfigError(f"workers={workers} must be >= 1")
     if os.path.isdir(out_dir) and os.listdir(out_dir):
@@ -584,8 +593,9 @@ def generate_corpus(*, plans: Sequence[CallPlan], out_dir: str, workers: int,
             raise ConfigError(f"out_dir={out_dir} is not empty; pass --overwrite to replace "
                               f"its manifest.csv and audio/")
         shutil.rmtree(os.path.join(out_dir, "audio"), ignore_errors=True)
-        if os.path.exists(os.path.join(out_dir, "manifest.csv")):
-            os.remove(os.path.join(out_dir, "manifest.csv"))
+        for name in ("manifest.csv", aihub.EMOTION_TABLE):
+            if os.path.exists(os.path.join(out_dir, name)):
+                os.remove(os.path.join(out_dir, name))
     os.makedirs(os.path.join(out_dir, "audio"), exist_ok=True)
     jobs = sorted(((plan, out_dir) for plan in plans), key=lambda job: not job[0].long)
     rows: dict[int, dict[str, str]] = {}
@@ -604,7 +614,11 @@ def generate_corpus(*, plans: Sequence[CallPlan], out_dir: str, workers: int,
             if done % step == 0:
                 LOGGER.info("rendered %d/%d calls", done, len(jobs))
     ordered = [rows[plan.index] for plan in plans]
-    write_manifest(ordered, out_dir=out_dir)
+    if layout == "aihub":
+        aihub.write_aihub_layout(ordered, out_dir=out_dir, durations_ms=[
+            round(plan.duration_s * 1000) for plan in plans])
+    else:
+        write_manifest(ordered, out_dir=out_dir)
     return ordered
 
 

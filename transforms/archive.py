@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
+import dataclasses
 import datetime
 import io
 import json
@@ -32,6 +33,9 @@ from apache_beam.io.filesystems import FileSystems
 from google.api_core.exceptions import GoogleAPIError
 
 from transforms import spec
+from transforms.aihub import (
+    EMOTION_DIALOGUE_LABEL, EMOTION_ID_COLUMN, METADATA_FIELDS, CallLabel, EmotionRow, is_emotion_table_header,
+    parse_call_label, parse_emotion_table)
 from transforms.errors import ArchiveError, ManifestRowError, SourceError, TranscriptError
 from transforms.records import CallError, CallRecord
 
@@ -79,8 +83,12 @@ def list_calls(root: str) -> list[CallRecord | CallError]:
 
     Without a manifest every audio file under the root (recursively; extensions
     :data:`AUDIO_EXTENSIONS`, any case; hidden files skipped) is a call whose id is the file
-    stem, in sorted path order. A sibling ``<stem>.json`` (AI Hub label) or ``<stem>.txt``
-    is its transcript; when both exist the ``.json`` wins.
+    stem, in sorted path order. A sibling ``<stem>.json`` (AI Hub 119-call label) or
+    ``<stem>.txt`` is its transcript; when both exist the ``.json`` wins. An audio file
+    without either whose stem is the ``wav_id`` of an emotion-dialogue table's row (a
+    ``.csv`` anywhere under the root whose header starts with ``wav_id``) takes the row's
+    utterance as its transcript and the label ``normal``; a row naming no such file is an
+    error of the listing.
 
     Ids must be unique: every call sharing an id is reported, none is kept. Local paths
     come out absolute.
@@ -92,7 +100,8 @@ def list_calls(root: str) -> list[CallRecord | CallError]:
     Raises:
         ArchiveError: ``root`` is not a usable location, the archive holds several
             manifests, the manifest cannot be read or parsed or lacks a required column,
-            or there is neither a manifest nor any audio file.
+            or there is neither a manifest nor any audio file, or an emotion-dialogue
+            table cannot be read or parsed.
     """
     root = _archive_root(root)
     manifests = [
@@ -139,59 +148,53 @@ def decode_transcript(data: bytes, *, name: str) -> str:
                 f"nor CP949 ({cp949_error})") from cp949_error
 
 
-def caller_text_from_aihub(payload: dict, *, name: str) -> str:
-    """The caller's words from an AI Hub 119-call label (docs/archive.md).
-
-    ``payload["utterances"]`` is a list of ``{"startAt", "endAt", "text", "speaker"}``
-    (times in ms; speaker 1 = caller, 0 = call-taker; given as int or string). The
-    caller's texts are joined with one space in ``startAt`` order (ties keep file order);
-    blank texts are skipped.
-
-    Returns:
-        The caller's text, ``""`` when the caller says nothing.
+def read_call_label(uri: str) -> tuple[str, CallLabel]:
+    """The caller's words and the label of the AI Hub 119-call JSON file at ``uri``
+    (:func:`transforms.aihub.parse_call_label`).
 
     Raises:
-        TranscriptError: the payload or an utterance does not have that layout, naming
-            ``name`` and what is wrong.
+        SourceError: the file is missing or cannot be read.
+        TranscriptError: it cannot be decoded, is not JSON, or is not in the layout.
     """
-    if not isinstance(payload, dict):
-        raise TranscriptError(
-            f"{name}: AI Hub label must be a JSON object, got {type(payload).__name__}")
-    utterances = payload.get("utterances")
-    if not isinstance(utterances, list):
-        raise TranscriptError(
-            f"{name}: 'utterances' must be a list, got {type(utterances).__name__}")
-    caller = []
-    for index, utterance in enumerate(utterances):
-        start_ms, text, speaker = _utterance_fields(utterance, index=index, name=name)
-        if speaker == "1" and text.strip():
-            caller.append((start_ms, text.strip()))
-    return " ".join(text for _, text in sorted(caller, key=lambda item: item[0]))
+    text = decode_transcript(_read_bytes(uri), name=uri)
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(f"{uri}: invalid JSON ({exc})") from exc
+    return parse_call_label(payload, name=uri)
 
 
-def read_transcript(record: CallRecord) -> str:
-    """The transcript of a call: inline text, else its sidecar, else ``""``.
+def read_transcript(record: CallRecord) -> tuple[str, CallRecord]:
+    """The transcript of a call (inline text, else its sidecar, else ``""``), and the
+    record completed from the sidecar it read.
 
-    A sidecar ending in ``.json`` is an AI Hub label (the caller's words are returned, see
-    :func:`caller_text_from_aihub`); any other is plain text (:func:`decode_transcript`).
+    A sidecar ending in ``.json`` is an AI Hub 119-call label: the transcript is the
+    caller's words, and its metadata (``startedAt``, ``callerId``, ``line``) fills the
+    record's empty fields; its label fields are the training commands' to map
+    (:func:`transforms.aihub.LabelMapping.resolve`). Any other sidecar is plain text
+    (:func:`decode_transcript`).
 
     Raises:
         SourceError: the sidecar is missing or cannot be read.
         TranscriptError: the sidecar cannot be decoded or parsed.
     """
     if record.transcript is not None:
-        return record.transcript
+        return record.transcript, record
     if record.transcript_uri is None:
-        return ""
+        return "", record
     uri = record.transcript_uri
-    text = decode_transcript(_read_bytes(uri), name=uri)
     if not uri.lower().endswith(".json"):
-        return text
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TranscriptError(f"{uri}: invalid JSON ({exc})") from exc
-    return caller_text_from_aihub(payload, name=uri)
+        return decode_transcript(_read_bytes(uri), name=uri), record
+    words, label = read_call_label(uri)
+    return words, with_call_metadata(record, label)
+
+
+def with_call_metadata(record: CallRecord, label: CallLabel) -> CallRecord:
+    """``record`` with the fields of :data:`transforms.aihub.METADATA_FIELDS` it lacks
+    taken from ``label``, and its urgency level."""
+    filled = {field: getattr(label, field) for field in METADATA_FIELDS
+              if getattr(record, field) is None}
+    return dataclasses.replace(record, urgency_level=label.urgency_level, **filled)
 
 
 def open_audio(uri: str) -> BinaryIO:
@@ -370,6 +373,7 @@ def _record_from_row(row: Mapping[Any, Any], *, call_id: str, root: str,
             f"event_start_s={start_s} and event_end_s={end_s} must be given together")
     if start_s is not None and end_s <= start_s:
         raise ManifestRowError(f"event_end_s={end_s} must be > event_start_s={start_s}")
+    label = _choice_cell(row, "label", choices=spec.LABELS)
     return CallRecord(
         call_id=call_id,
         audio_uri=_inside_root(audio, column="audio", root=root),
@@ -380,7 +384,8 @@ def _record_from_row(row: Mapping[Any, Any], *, call_id: str, root: str,
         started_at=_text_cell(row, "started_at"),
         caller_id=_text_cell(row, "caller_id"),
         line=_text_cell(row, "line"),
-        label=_choice_cell(row, "label", choices=spec.LABELS),
+        label=label,
+        label_source=None if label is None else "manifest",
         category=_choice_cell(row, "category", choices=spec.CATEGORIES),
         split=_choice_cell(row, "split", choices=spec.SPLITS),
         event_start_s=start_s,
@@ -483,7 +488,8 @@ def _check_real_location(path: str, *, root: str, what: str) -> None:
 
 
 def _list_sidecars(root: str) -> list[_Listed]:
-    """One entry per audio file under ``root``, in sorted path order."""
+    """One entry per audio file under ``root``, in sorted path order, then one per row of
+    an emotion-dialogue table that names no audio file or cannot be a call."""
     pattern = FileSystems.join(root, "**")
     try:
         paths = [meta.path for meta in FileSystems.match([pattern])[0].metadata_list]
@@ -499,7 +505,7 @@ def _list_sidecars(root: str) -> list[_Listed]:
         raise ArchiveError(
             f"no manifest ({', '.join(MANIFEST_NAMES)}) and no audio files "
             f"({', '.join(AUDIO_EXTENSIONS)}) under {root}")
-    listed = []
+    table_rows, listed = _emotion_table_rows(paths, root=root)
     for number, path in enumerate(audio, start=1):
         if not is_unicode_text(path):
             readable = path.encode("utf-8", "backslashreplace").decode("utf-8")
@@ -509,17 +515,61 @@ def _list_sidecars(root: str) -> list[_Listed]:
         stem = _stem_and_ext(path)[0]
         call_id = posixpath.basename(stem)
         transcript_uri = by_stem_and_ext.get((stem, ".json"), by_stem_and_ext.get((stem, ".txt")))
+        rows = table_rows.pop(call_id, []) if transcript_uri is None else []
         try:
             _check_real_location(path, root=root, what="the audio file")
             if transcript_uri is not None:
                 _check_real_location(transcript_uri, root=root, what="the transcript")
+            if len(rows) > 1:
+                raise _duplicate_error([source for source, _ in rows])
         except ManifestRowError as error:
             listed.append(_Listed(call_id, call_id, path, error))
             continue
-        record = CallRecord(call_id=call_id, audio_uri=path, source_uri=path,
-                            transcript_uri=transcript_uri)
-        listed.append(_Listed(call_id, call_id, path, record))
+        if rows:
+            (source, row), = rows
+            record = CallRecord(call_id=call_id, audio_uri=path, source_uri=source,
+                                transcript=row.utterance, label=EMOTION_DIALOGUE_LABEL,
+                                label_source="emotion_dialogue")
+        else:
+            record = CallRecord(call_id=call_id, audio_uri=path, source_uri=path,
+                                transcript_uri=transcript_uri)
+        listed.append(_Listed(call_id, call_id, record.source_uri, record))
+    for wav_id, rows in table_rows.items():
+        for source, _ in rows:
+            listed.append(_Listed(None, wav_id, source, ManifestRowError(
+                f"{EMOTION_ID_COLUMN}={wav_id!r} names no audio file without a sidecar "
+                f"under {root}")))
     return listed
+
+
+def _emotion_table_rows(paths: Sequence[str], *, root: str
+                        ) -> tuple[dict[str, list[tuple[str, EmotionRow]]], list[_Listed]]:
+    """The rows of the emotion-dialogue tables among ``paths`` (``.csv`` files whose header
+    starts with ``wav_id``; other CSV files are not tables of ours): by wav id, each with
+    its source (``table.csv#line=N``); and the rows that cannot be calls, as errors."""
+    rows: dict[str, list[tuple[str, EmotionRow]]] = collections.defaultdict(list)
+    errors: list[_Listed] = []
+    for path in sorted(path for path in paths if _stem_and_ext(path)[1] == ".csv"
+                       and not posixpath.basename(path).startswith(".")):
+        try:
+            text = decode_transcript(_read_bytes(path), name=path)
+        except (SourceError, TranscriptError) as exc:
+            raise ArchiveError(str(exc)) from exc
+        if not is_emotion_table_header(text.split("\n", 1)[0]):
+            continue
+        try:
+            _check_real_location(path, root=root, what="the emotion-dialogue table")
+        except ManifestRowError as exc:
+            raise ArchiveError(str(exc)) from exc
+        for row in parse_emotion_table(text, name=path):
+            if isinstance(row, EmotionRow):
+                rows[row.wav_id].append((f"{path}#line={row.line}", row))
+            else:
+                line, problem = row
+                source = f"{path}#line={line}"
+                errors.append(_Listed(None, f"<{posixpath.basename(path)} line {line}>",
+                                      source, ManifestRowError(problem)))
+    return dict(rows), errors
 
 
 def _stem_and_ext(path: str) -> tuple[str, str]:
@@ -555,23 +605,3 @@ def _report(listed: Sequence[_Listed]) -> list[CallRecord | CallError]:
                                    stage=_STAGE, error_type=type(outcome).__name__,
                                    message=str(outcome)))
     return calls
-
-
-def _utterance_fields(utterance: Any, *, index: int, name: str) -> tuple[float, str, str]:
-    """``(startAt, text, speaker as text)`` of one AI Hub utterance, validated."""
-    if not isinstance(utterance, dict):
-        raise TranscriptError(
-            f"{name}: utterances[{index}] must be an object, got {type(utterance).__name__}")
-    start_ms = utterance.get("startAt")
-    text = utterance.get("text")
-    speaker = utterance.get("speaker")
-    if isinstance(start_ms, bool) or not isinstance(start_ms, (int, float)):
-        raise TranscriptError(f"{name}: utterances[{index}].startAt holds "
-                              f"{_described(start_ms)}, not a number")
-    if not isinstance(text, str):
-        raise TranscriptError(f"{name}: utterances[{index}].text holds a "
-                              f"{type(text).__name__}, not text")
-    if isinstance(speaker, bool) or not isinstance(speaker, (int, str)):
-        raise TranscriptError(f"{name}: utterances[{index}].speaker holds "
-                              f"{_described(speaker)}, not an int or string")
-    return start_ms, text, str(speaker).strip()

@@ -53,9 +53,9 @@ def extract_call_features(
     record: CallRecord, *, config: FeatureConfig, tokenizer: OktTokenizer,
     keep_transcript: bool = False,
 ) -> CallFeatures:
-    """Read, decode and featurise one call. With ``keep_transcript`` the result's record
-    holds the transcript text inline (read once, for reports that include it); otherwise
-    the record is ``record`` as given.
+    """Read, decode and featurise one call. The result's record is ``record`` completed
+    from its sidecar (:func:`transforms.archive.read_transcript`); with ``keep_transcript``
+    it holds the transcript text inline too (read once, for reports that include it).
 
     Raises the :class:`~transforms.errors.CallInputError` subclass of the stage that failed:
     ``SourceError``/``TranscriptError`` (read), ``AudioError`` (decode),
@@ -63,7 +63,7 @@ def extract_call_features(
     thread while the audio is decoded (:meth:`OktTokenizer.tokenize_async`); a call that
     fails on both reports the audio's error, as the audio is checked first.
     """
-    transcript = read_transcript(record)
+    transcript, record = read_transcript(record)
     pending_tokens = tokenizer.tokenize_async(transcript) if transcript.strip() else None
     with open_audio(record.audio_uri) as audio_file:
         audio = audio_features(audio_file, config=config, name=record.audio_uri)

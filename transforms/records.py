@@ -8,6 +8,12 @@ from typing import Optional
 from transforms.errors import CallInputError
 
 
+#: Where a call's label came from: a manifest column, an AI Hub 119-call JSON through the
+#: label mapping, the emotion-dialogue table, a label file (``evaluate --labels``), or an
+#: analyst's review (``train --reviewed``).
+LABEL_SOURCES = ("manifest", "aihub_119", "emotion_dialogue", "label_file", "reviewed")
+
+
 @dataclasses.dataclass(frozen=True)
 class CallRecord:
     """One call as the archive lists it (docs/archive.md). Nothing here has been read yet.
@@ -16,7 +22,8 @@ class CallRecord:
     (``.txt`` or AI Hub ``.json``, told apart by extension). ``source_uri`` says where the
     call was listed (``manifest.csv#row=3`` or the audio path for sidecar archives).
     Training-only fields (``label``, ``category``, ``split``, event times in seconds) are
-    ``None`` in nightly archives.
+    ``None`` in nightly archives; ``label_source`` says where the label came from
+    (:data:`LABEL_SOURCES`), ``urgency_level`` is an AI Hub label's ``urgencyLevel``.
     """
 
     call_id: str
@@ -32,6 +39,8 @@ class CallRecord:
     split: Optional[str] = None
     event_start_s: Optional[float] = None
     event_end_s: Optional[float] = None
+    label_source: Optional[str] = None
+    urgency_level: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,8 +16,9 @@ from apache_beam.io.gcp import gcsio
 from google.api_core.exceptions import NotFound
 
 from transforms import spec
+from transforms.aihub import parse_call_label
 from transforms.archive import (
-    AUDIO_EXTENSIONS, MANIFEST_NAMES, MAX_CELL_CHARS, caller_text_from_aihub, decode_transcript,
+    AUDIO_EXTENSIONS, MANIFEST_NAMES, MAX_CELL_CHARS, decode_transcript,
     list_calls, open_audio, read_transcript,
 )
 from transforms.errors import ArchiveError, SourceError, TranscriptError
@@ -527,7 +528,7 @@ def test_sidecar_transcripts_are_read_and_decoded(tmp_path):
     write(tmp_path / "aihub.json", json.dumps(AIHUB_LABEL, ensure_ascii=False))
     write(tmp_path / "silent.wav", b"RIFF")
 
-    transcripts = {record.call_id: read_transcript(record) for record in list_calls(str(tmp_path))}
+    transcripts = {record.call_id: read_transcript(record)[0] for record in list_calls(str(tmp_path))}
 
     assert transcripts == {"aihub": AIHUB_CALLER_TEXT, "korean": FIRE, "silent": "",
                            "utf8": FIRE + "\n"}
@@ -569,16 +570,16 @@ def test_inline_transcript_wins_and_may_be_empty(tmp_path):
     record = CallRecord(call_id="c1", audio_uri=f"{tmp_path}/c1.wav", source_uri="m#row=1",
                         transcript=FIRE, transcript_uri=f"{tmp_path}/c1.txt")
 
-    assert read_transcript(record) == FIRE
+    assert read_transcript(record)[0] == FIRE
     assert read_transcript(CallRecord(call_id="c2", audio_uri="a.wav", source_uri="m#row=2",
-                                      transcript="")) == ""
+                                      transcript=""))[0] == ""
 
 
-def test_caller_text_from_aihub():
-    assert caller_text_from_aihub(AIHUB_LABEL, name="a.json") == AIHUB_CALLER_TEXT
+def test_caller_text_of_an_aihub_label():
+    assert parse_call_label(AIHUB_LABEL, name="a.json")[0] == AIHUB_CALLER_TEXT
     only_taker = {"utterances": [{"startAt": 0, "endAt": 1, "text": "119입니다", "speaker": 0}]}
-    assert caller_text_from_aihub(only_taker, name="a.json") == ""
-    assert caller_text_from_aihub({"utterances": []}, name="a.json") == ""
+    assert parse_call_label(only_taker, name="a.json")[0] == ""
+    assert parse_call_label({"utterances": []}, name="a.json")[0] == ""
 
 
 @pytest.mark.parametrize("payload, message", [
@@ -587,7 +588,7 @@ def test_caller_text_from_aihub():
     ({"utterances": {"text": FIRE}}, "'utterances' must be a list, got dict"),
     ({"utterances": ["불이 났어요"]}, "utterances[0] must be an object, got str"),
     ({"utterances": [{"startAt": "0", "text": FIRE, "speaker": 1}]},
-     "utterances[0].startAt holds a text of 1 characters, not a number"),
+     "utterances[0].startAt holds a str, not a number"),
     ({"utterances": [{"startAt": 0, "text": FIRE, "speaker": 1},
                      {"startAt": 5, "text": None, "speaker": 0}]},
      "utterances[1].text holds a NoneType, not text"),
@@ -596,9 +597,9 @@ def test_caller_text_from_aihub():
     ({"utterances": [{"startAt": 0, "text": FIRE, "speaker": True}]},
      "utterances[0].speaker holds a bool, not an int or string"),
 ])
-def test_caller_text_from_aihub_rejects_other_layouts(payload, message):
+def test_aihub_labels_of_other_layouts_are_refused(payload, message):
     with pytest.raises(TranscriptError) as caught:
-        caller_text_from_aihub(payload, name="calls/a.json")
+        parse_call_label(payload, name="calls/a.json")
     assert str(caught.value) == f"calls/a.json: {message}"
 
 
@@ -656,7 +657,7 @@ def test_manifest_archive_on_gcs(tmp_path, gcs_emulator):
         CallRecord(call_id="c4", audio_uri=f"{root}/audio/missing.wav",
                    source_uri=f"{manifest}#row=4"),
     ]
-    assert [read_transcript(record) for record in calls[:2]] == [FIRE, AIHUB_CALLER_TEXT]
+    assert [read_transcript(record)[0] for record in calls[:2]] == [FIRE, AIHUB_CALLER_TEXT]
     with open_audio(calls[0].audio_uri) as stream:
         assert stream.read() == b"RIFF-c1"
     with pytest.raises(SourceError) as caught:
@@ -682,7 +683,7 @@ def test_sidecar_archive_on_gcs(tmp_path, gcs_emulator):
         CallRecord(call_id="b", audio_uri=f"{bucket}/2024-05-01/sub/b.ogg",
                    source_uri=f"{bucket}/2024-05-01/sub/b.ogg"),
     ]
-    assert [read_transcript(record) for record in calls] == [FIRE, ""]
+    assert [read_transcript(record)[0] for record in calls] == [FIRE, ""]
 
 
 def test_running_emulator_restores_the_environment(monkeypatch):
