@@ -41,7 +41,7 @@ import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import spec
-from transforms.aihub import LabelMapping, Resolution
+from transforms.aihub import LabelMapping
 from transforms.archive import list_calls, read_call_label, with_call_metadata
 from transforms.errors import ArchiveError, CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
@@ -339,10 +339,11 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
 
     A record whose transcript is a ``.json`` label gets the label and category
     ``mapping`` resolves from its fields (``label_source`` ``"aihub_119"``), its
-    ``urgencyLevel`` and the metadata its manifest row lacks. A manifest label stays, and
-    the JSON is checked against it: one that says otherwise makes the call unlabelled and
-    ``"contradictory"``. An unmapped or contradictory label leaves the call unlabelled
-    (unless its manifest labels it) and is returned as a :class:`LabelProblem`; a JSON
+    ``urgencyLevel`` and the metadata its manifest row lacks. A manifest label or
+    category is checked against the JSON's: one the JSON contradicts makes the call
+    unlabelled and ``"contradictory"``; one it agrees with stays, completed by the JSON.
+    A JSON label that is unmapped or contradicts itself labels nothing (a manifest label
+    stays) and is returned as a :class:`LabelProblem`, as is every contradiction; a JSON
     without label fields labels nothing. A file that cannot be read is left to the
     feature step, which reports it as the call's read error. Order is kept.
     """
@@ -357,21 +358,19 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
         resolution = mapping.resolve(call_label)
         if resolution.problem == "unlabelled":
             return record, None
-        if resolution.problem is None and record.label is None:
-            return dataclasses.replace(record, label=resolution.label,
-                                       category=resolution.category,
-                                       label_source="aihub_119"), None
-        if resolution.problem is None:
-            if (resolution.label, resolution.category or record.category) == (
-                    record.label, record.category or resolution.category):
-                return record, None
-            resolution = Resolution(problem="contradictory", detail=(
-                f"the manifest says {record.label}/{record.category or '-'}, the JSON "
-                f"{resolution.label}/{resolution.category or '-'}"))
-        problem = LabelProblem(record.call_id, resolution.problem, resolution.detail)
-        if resolution.problem == "contradictory":
-            record = dataclasses.replace(record, label=None, category=None, label_source=None)
-        return record, problem
+        if resolution.problem is not None:
+            return record, LabelProblem(record.call_id, resolution.problem, resolution.detail)
+        if record.label in (None, resolution.label) and (
+                None in (record.category, resolution.category)
+                or record.category == resolution.category):
+            return dataclasses.replace(
+                record, label=resolution.label,
+                category=record.category or resolution.category,
+                label_source=record.label_source or "aihub_119"), None
+        detail = (f"the manifest says {record.label or '-'}/{record.category or '-'}, the "
+                  f"JSON {resolution.label}/{resolution.category or '-'}")
+        return (dataclasses.replace(record, label=None, category=None, label_source=None),
+                LabelProblem(record.call_id, "contradictory", detail))
 
     with concurrent.futures.ThreadPoolExecutor(LABEL_READ_THREADS) as pool:
         resolved = list(pool.map(resolve, records))

@@ -247,7 +247,8 @@ def parse_emotion_table(text: str, *, name: str) -> list[EmotionRow | tuple[int,
 
     Returns:
         Per data row (blank lines skipped): an :class:`EmotionRow`, or ``(line, problem)``
-        for a row without a wav id or with more cells than the header.
+        for a row without a wav id or with more cells than the header (``line``: the
+        file line the row starts on).
 
     Raises:
         ArchiveError: the text has no header with the required columns, or a quote left
@@ -257,8 +258,12 @@ def parse_emotion_table(text: str, *, name: str) -> list[EmotionRow | tuple[int,
     delimiter = "\t" if "\t" in first_line else ","
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter,
                         strict=True)
+    rows, first_lines, line = [], [], 1  # a quoted cell may span lines
     try:
-        rows = list(reader)
+        for row in reader:
+            rows.append(row)
+            first_lines.append(line)
+            line = reader.line_num + 1
     except csv.Error as exc:
         raise ArchiveError(f"{name}: not a readable table ({exc})") from exc
     header = [cell.replace(" ", "") for cell in rows[0]] if rows else []
@@ -269,7 +274,7 @@ def parse_emotion_table(text: str, *, name: str) -> list[EmotionRow | tuple[int,
                            f"{', '.join(missing)}")
     position = {column: index for index, column in enumerate(header)}
     parsed: list[EmotionRow | tuple[int, str]] = []
-    for line, cells in enumerate(rows[1:], start=2):
+    for line, cells in zip(first_lines[1:], rows[1:]):
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):

@@ -488,7 +488,7 @@ def _check_real_location(path: str, *, root: str, what: str) -> None:
 
 
 def _list_sidecars(root: str) -> list[_Listed]:
-    """One entry per audio file under ``root``, in sorted path order, then one per row of
+    """One entry per audio file under ``root``, in sorted path order, and one per row of
     an emotion-dialogue table that names no audio file or cannot be a call."""
     pattern = FileSystems.join(root, "**")
     try:
@@ -552,11 +552,13 @@ def _emotion_table_rows(paths: Sequence[str], *, root: str
     for path in sorted(path for path in paths if _stem_and_ext(path)[1] == ".csv"
                        and not posixpath.basename(path).startswith(".")):
         try:
-            text = decode_transcript(_read_bytes(path), name=path)
+            data = _read_bytes(path)
+            # the header is ASCII: a CSV of another kind is never decoded
+            if not is_emotion_table_header(data.split(b"\n", 1)[0].decode("utf-8", "replace")):
+                continue
+            text = decode_transcript(data, name=path)
         except (SourceError, TranscriptError) as exc:
             raise ArchiveError(str(exc)) from exc
-        if not is_emotion_table_header(text.split("\n", 1)[0]):
-            continue
         try:
             _check_real_location(path, root=root, what="the emotion-dialogue table")
         except ManifestRowError as exc:

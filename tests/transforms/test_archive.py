@@ -107,10 +107,10 @@ def test_manifest_formats_give_the_same_records(tmp_path, fmt):
         CallRecord(call_id="c1", audio_uri=f"{root}/audio/c1.wav", source_uri=f"{manifest}#row=1",
                    transcript=FIRE, started_at="2024-05-01T23:10:00+09:00",
                    caller_id="010-1234-5678", line="119", label="emergency", category="fire",
-                   split="train", event_start_s=1.5, event_end_s=4.0),
+                   split="train", event_start_s=1.5, event_end_s=4.0, label_source="manifest"),
         CallRecord(call_id="c2", audio_uri=f"{root}/audio/c2.flac",
                    source_uri=f"{manifest}#row=2", transcript_uri=f"{root}/text/c2.json",
-                   label="prank", split="test"),
+                   label="prank", split="test", label_source="manifest"),
         CallRecord(call_id="c3", audio_uri=f"{root}/audio/c3.ogg", source_uri=f"{manifest}#row=3",
                    line="112"),
     ]
