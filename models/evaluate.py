@@ -23,7 +23,7 @@ from models.serving import predict_windows, with_precision
 from models.dataset import (WindowSet, load_archive_features, relabel, split_calls,
                             window_set)
 from transforms import spec
-from transforms.aihub import LabelMapping
+from transforms.aihub import URGENCY_LEVELS, LabelMapping
 from transforms.errors import ConfigError
 from transforms.features import CallFeatures
 
@@ -324,7 +324,8 @@ def call_metrics(*, windows: WindowSet, scored: ScoredWindows,
 def _call_row(call: CallFeatures, score: CallScores) -> dict:
     """One call of an error list: ids, the truth and the model's scores."""
     return {"call_id": call.record.call_id, "label": call.record.label,
-            "category": call.record.category, "predicted_category": score.category,
+            "category": call.record.category, "urgency_level": call.record.urgency_level,
+            "predicted_category": score.category,
             "emergency_score": round(score.emergency_score, 4),
             "audio_score": None if score.audio_score is None else round(score.audio_score, 4),
             "text_score": None if score.text_score is None else round(score.text_score, 4),
@@ -345,6 +346,24 @@ def call_errors(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores],
             false_alarms.append(_call_row(call, score))
     return {"missed_emergencies": sorted(missed, key=lambda row: row["emergency_score"]),
             "false_alarms": sorted(false_alarms, key=lambda row: -row["emergency_score"])}
+
+
+def recall_by_urgency(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores],
+                      threshold: float) -> dict[str, dict]:
+    """The emergency recall at ``threshold`` per AI Hub ``urgencyLevel`` of the emergency
+    calls that have one (``상`` first): ``{level: {"emergencies", "flagged", "recall"}}``;
+    empty when no emergency has one."""
+    counts: dict[str, list[int]] = {}
+    for call, score in zip(calls, scores, strict=True):
+        level = call.record.urgency_level
+        if call.record.label == "emergency" and level is not None:
+            tally = counts.setdefault(level, [0, 0])
+            tally[0] += 1
+            tally[1] += int(score.emergency_score >= threshold)
+    order = {level: rank for rank, level in enumerate(URGENCY_LEVELS)}
+    return {level: {"emergencies": n, "flagged": flagged, "recall": round(flagged / n, 4)}
+            for level, (n, flagged) in sorted(counts.items(),
+                                              key=lambda item: order.get(item[0], 99))}
 
 
 def category_confusion(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores]
@@ -388,11 +407,14 @@ def score_curves(*, labels: Sequence[bool] | np.ndarray,
 def error_analysis(*, windows: WindowSet, scored: ScoredWindows,
                    thresholds: Mapping[str, float]) -> dict:
     """What ``call-triage evaluate`` shows beyond :func:`call_metrics`: the wrong calls
-    (:func:`call_errors`), the category confusion matrix and the emergency score's ROC and
-    PR curves (:func:`score_curves`)."""
+    (:func:`call_errors`), the recall per urgency level (:func:`recall_by_urgency`), the
+    category confusion matrix and the emergency score's ROC and PR curves
+    (:func:`score_curves`)."""
     return {
         **call_errors(calls=windows.calls, scores=scored.calls,
                       threshold=thresholds["emergency"]),
+        "recall_by_urgency": recall_by_urgency(calls=windows.calls, scores=scored.calls,
+                                               threshold=thresholds["emergency"]),
         "category_confusion": category_confusion(calls=windows.calls, scores=scored.calls),
         "curves": score_curves(
             labels=[call.record.label == "emergency" for call in windows.calls],
@@ -466,6 +488,10 @@ def format_errors(analysis: Mapping, *, most: int = 40) -> str:
         lines.append("    " + " " * 16 + "".join(f"{slug[:5]:>6}" for slug in slugs))
         lines += [f"    {slug:<16}" + "".join(f"{count:>6}" for count in row)
                   for slug, row in zip(slugs, confusion_table["matrix"])]
+    if analysis["recall_by_urgency"]:
+        lines.append("  recall by urgencyLevel: " + ", ".join(
+            f"{level} {entry['recall']:.3f} ({entry['flagged']}/{entry['emergencies']})"
+            for level, entry in analysis["recall_by_urgency"].items()))
     if analysis["curves"] is not None:
         lines.append(f"  average precision (area under the PR curve) "
                      f"{analysis['curves']['average_precision']:.4f}")

@@ -84,6 +84,11 @@ def test_an_aihub_archive_trains_and_evaluates_with_no_conversion(aihub_archive,
         metrics = json.load(handle)
     assert metrics["n_calls"] == CALLS and metrics["n_errors"] == 0
     assert metrics["flagged_by_label"].keys() == {"emergency", "normal", "prank"}
+    # synth gives 119 emergencies urgency 상 and 112 ones 중
+    urgent = collections.Counter("상" if plan.line == "119" else "중" for plan in plans
+                                 if plan.label == "emergency")
+    assert {level: entry["emergencies"] for level, entry in
+            metrics["recall_by_urgency"].items()} == dict(urgent)
 
 
 def test_an_edited_mapping_changes_the_labels_and_reports_what_it_leaves_out(

@@ -22,6 +22,7 @@ from models.evaluate import (
     compare_precisions,
     confusion,
     log_loss,
+    recall_by_urgency,
     roc_auc,
     score_curves,
 )
@@ -121,7 +122,8 @@ EXPECTED_KEYS = {
     "calls_by_label", "n", "positives", "threshold", "accuracy", "precision", "recall", "f1",
     "roc_auc", "confusion_matrix", "flagged_by_label", "window_loss", "calibration",
     "category", "prank",
-    "inference_precision", "missed_emergencies", "false_alarms", "category_confusion", "curves",
+    "inference_precision", "missed_emergencies", "false_alarms", "recall_by_urgency",
+    "category_confusion", "curves",
 }
 
 
@@ -222,10 +224,11 @@ def test_train_records_a_bfloat16_check_and_check_precision_reproduces_it(
         assert checked["max_score_change"][head] == pytest.approx(change, abs=1e-5)
 
 
-def _call(call_id: str, label: str, category: str | None) -> CallFeatures:
+def _call(call_id: str, label: str, category: str | None,
+          urgency_level: str | None = None) -> CallFeatures:
     return CallFeatures(
         record=CallRecord(call_id=call_id, audio_uri=f"{call_id}.wav", source_uri="m.csv",
-                          label=label, category=category),
+                          label=label, category=category, urgency_level=urgency_level),
         log_mel=np.zeros((1, 2, 3), np.float32), window_starts_s=np.zeros(1, np.float32),
         tokens=(), duration_s=7.0, sample_rate_hz=8000, n_channels=1)
 
@@ -242,8 +245,25 @@ def test_call_errors_list_the_missed_emergencies_and_the_false_alarms_worst_firs
     assert [row["call_id"] for row in errors["missed_emergencies"]] == ["e2", "e1"]
     assert [row["call_id"] for row in errors["false_alarms"]] == ["p1", "n1"]
     assert errors["missed_emergencies"][0] == {
-        "call_id": "e2", "label": "emergency", "category": "gas", "predicted_category": "gas",
-        "emergency_score": 0.05, "audio_score": 0.2, "text_score": 0.9, "prank_score": 0.1}
+        "call_id": "e2", "label": "emergency", "category": "gas", "urgency_level": None,
+        "predicted_category": "gas", "emergency_score": 0.05, "audio_score": 0.2,
+        "text_score": 0.9, "prank_score": 0.1}
+
+
+def test_recall_by_urgency_counts_the_emergencies_of_each_level_most_urgent_first():
+    calls = [_call("e1", "emergency", "fire", "하"), _call("e2", "emergency", "gas", "상"),
+             _call("e3", "emergency", "fall", "상"), _call("e4", "emergency", "fall"),
+             _call("n1", "normal", "normal_indoor", "하"), _call("p1", "prank", None, "상")]
+    scores = [_scores(0.9, 0.1), _scores(0.05, 0.1), _scores(0.5, 0.1), _scores(0.9, 0.1),
+              _scores(0.9, 0.1), _scores(0.9, 0.1)]
+
+    by_level = recall_by_urgency(calls=calls, scores=scores, threshold=0.30)
+
+    # only emergencies with a level count; 상 before 하
+    assert list(by_level.items()) == [
+        ("상", {"emergencies": 2, "flagged": 1, "recall": 0.5}),
+        ("하", {"emergencies": 1, "flagged": 1, "recall": 1.0})]
+    assert recall_by_urgency(calls=calls[3:4], scores=scores[3:4], threshold=0.3) == {}
 
 
 def test_category_confusion_counts_true_against_predicted_emergency_and_normal_calls():
