@@ -25,6 +25,7 @@ Window targets (one row per window, ``window_s`` long from its start, clipped to
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import csv
 import dataclasses
@@ -328,6 +329,8 @@ def build_vocabulary(train_calls: Sequence[CallFeatures]) -> Vocabulary:
 
 # --- labels of the AI Hub layouts ---------------------------------------------------------
 
+#: Distinct label problems named in the summary warning of :func:`with_aihub_labels`.
+LABEL_PROBLEMS_NAMED = 10
 #: Threads reading AI Hub JSON labels (network latency, not CPU, bounds it on GCS).
 LABEL_READ_THREADS = 16
 
@@ -378,6 +381,11 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
     for problem in problems:
         LOG.warning("call %s: %s AI Hub label (%s)", problem.call_id,
                     problem.problem, problem.detail)
+    if problems:
+        common = collections.Counter(f"{p.problem}: {p.detail}" for p in problems).most_common()
+        LOG.warning("%d call(s) left unlabelled by their AI Hub label, most often: %s",
+                    len(problems), "; ".join(f"{text} ({count} calls)"
+                                             for text, count in common[:LABEL_PROBLEMS_NAMED]))
     return [record for record, _ in resolved], problems
 
 
