@@ -11,7 +11,7 @@ setup(
     ),
     python_requires=">=3.11,<3.12",  # the Python the lock and CI test
     packages=find_packages(include=["pipelines*", "transforms*", "models*", "synth*"]),
-    package_data={"transforms": ["data/*.txt", "data/*.onnx", "data/*.LICENSE"],
+    package_data={"transforms": ["data/*.txt", "data/*.onnx", "data/*.LICENSE", "data/*.toml"],
                   "models": ["bundled/*/*"]},
     # Upper bounds stop at the newest releases tested (requirements.lock); raise one only
     # after `make test-latest` has passed with it.

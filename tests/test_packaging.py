@@ -85,8 +85,10 @@ def test_the_wheel_carries_the_model_and_runs_the_nightly_job_outside_the_checko
     bundled = sorted(os.path.relpath(path, REPO)
                      for path in glob.glob(str(REPO / "models" / "bundled" / "*" / "*")))
     assert set(bundled) <= set(names)
-    assert {"transforms/data/stopwords_ko.txt", "transforms/data/silero_vad.onnx",
-            "transforms/data/silero_vad.LICENSE"} <= set(names)
+    data_files = sorted(os.path.relpath(path, REPO)
+                        for path in glob.glob(str(REPO / "transforms" / "data" / "*")))
+    assert "transforms/data/aihub_labels.toml" in data_files
+    assert set(data_files) <= set(names)
 
     venv = _venv_with_wheel(tmp_path, wheel)
     elsewhere = tmp_path / "elsewhere"
@@ -96,6 +98,11 @@ def test_the_wheel_carries_the_model_and_runs_the_nightly_job_outside_the_checko
         [venv / "bin" / "python", "-c", "import models; print(models.DEFAULT_BUNDLE)"],
         cwd=elsewhere, env=env, check=True, capture_output=True, text=True).stdout.strip()
     assert where.startswith(str(venv)) and os.path.isfile(os.path.join(where, "model.keras"))
+    mapping = subprocess.run(
+        [venv / "bin" / "python", "-c", "from transforms.aihub import LabelMapping; "
+         "print(LabelMapping.load().names['disasterMedium']['화재'])"],
+        cwd=elsewhere, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    assert mapping == "fire"
 
     done = subprocess.run(
         [venv / "bin" / "call-triage", "run", "--archive", "archive", "--out", "reports",
