@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import collections
+import datetime
 import json
 import os
 
+import duckdb
 import pytest
 
 from models.bundle import load_bundle
@@ -110,3 +112,26 @@ def test_an_edited_mapping_changes_the_labels_and_reports_what_it_leaves_out(
     unmapped = [line for line in capfd.readouterr().err.splitlines()
                 if "unmapped AI Hub label" in line]
     assert len(unmapped) == CALLS - len(fires) - sum(p.category == "normal_indoor" for p in plans)
+
+
+def test_the_nightly_job_reads_the_call_metadata_of_aihub_labels(aihub_archive, tmp_path):
+    plans = corpus.plan_corpus(n_calls=CALLS, seed=SEED)
+    out = str(tmp_path / "reports")
+    assert main(["run", "--archive", aihub_archive, "--out", out, "--run-date", "2026-12-05",
+                 "--no-report"]) == 0
+    calls = duckdb.sql(f"SELECT call_id, started_at, line, caller_hash FROM read_parquet("
+                       f"'{out}/calls/*/*.parquet')").fetchall()
+    by_id = {call_id: (started, line, caller) for call_id, started, line, caller in calls}
+    assert len(by_id) == CALLS
+    callers = collections.defaultdict(set)
+    for plan in plans:
+        started, line, caller = by_id[plan.call_id]
+        if plan.category == "normal_indoor":  # an emotion-table row has no metadata
+            assert (started, line, caller) == (None, None, None)
+            continue
+        assert started == datetime.datetime.fromisoformat(plan.started_at)
+        assert line == plan.line and caller is not None
+        callers[plan.caller_id].add(caller)
+    # one hash per caller, so the repeat-caller rule sees a caller's calls together
+    assert all(len(hashes) == 1 for hashes in callers.values())
+    assert len({next(iter(h)) for h in callers.values()}) == len(callers)
