@@ -19,9 +19,9 @@ EXAMPLE_CALL = os.path.join(REPO, "examples", "archive", "audio", "syn7-00000.wa
 def test_an_unknown_option_of_a_command_fails_before_any_work(tmp_path, capsys):
     out = tmp_path / "synth"
     with pytest.raises(SystemExit) as caught:
-        main(["synth", "--out", str(out), "--calls", "2", "--seed", "1", "--layout", "aihub"])
+        main(["synth", "--out", str(out), "--calls", "2", "--seed", "1", "--sample-rate", "8000"])
     assert caught.value.code == EXIT_USAGE
-    assert "unknown option(s): --layout" in capsys.readouterr().err
+    assert "unknown option(s): --sample-rate" in capsys.readouterr().err
     assert not out.exists()
 
 
