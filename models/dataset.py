@@ -340,18 +340,20 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
     """``records`` with the labels their AI Hub 119-call JSON files map to, and the calls
     whose labels could not be mapped.
 
-    A record whose transcript is a ``.json`` label gets the label and category
-    ``mapping`` resolves from its fields (``label_source`` ``"aihub_119"``), its
-    ``urgencyLevel`` and the metadata its manifest row lacks. A manifest label or
-    category is checked against the JSON's: one the JSON contradicts makes the call
-    unlabelled and ``"contradictory"``; one it agrees with stays, completed by the JSON.
-    A JSON label that is unmapped or contradicts itself labels nothing (a manifest label
-    stays) and is returned as a :class:`LabelProblem`, as is every contradiction; a JSON
-    without label fields labels nothing. A file that cannot be read is left to the
-    feature step, which reports it as the call's read error. Order is kept.
+    A record whose ``transcript_path`` is a ``.json`` label (read even when the manifest
+    also gives the text inline) gets the label and category ``mapping`` resolves from its
+    fields (``label_source`` ``"aihub_119"``), its ``urgencyLevel`` and the metadata its
+    manifest row lacks. A manifest label or category is checked against the JSON's: one
+    the JSON contradicts (another label or category, or a category the JSON's label cannot
+    carry) makes the call unlabelled and ``"contradictory"``; one it agrees with stays,
+    completed by the JSON. A JSON label that is invalid, unmapped or contradicts itself
+    labels nothing (a manifest label stays) and is returned as a :class:`LabelProblem`, as
+    is every contradiction; a JSON without label fields labels nothing. A file that cannot
+    be read is left to the feature step, which reports it as the call's read error. Order
+    is kept.
     """
     def resolve(record: CallRecord) -> tuple[CallRecord, Optional[LabelProblem]]:
-        if record.transcript is not None or not (record.transcript_uri or "").lower().endswith(".json"):
+        if not (record.transcript_uri or "").lower().endswith(".json"):
             return record, None
         try:
             _, call_label = read_call_label(record.transcript_uri)
@@ -363,13 +365,12 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
             return record, None
         if resolution.problem is not None:
             return record, LabelProblem(record.call_id, resolution.problem, resolution.detail)
-        if record.label in (None, resolution.label) and (
-                None in (record.category, resolution.category)
-                or record.category == resolution.category):
-            return dataclasses.replace(
-                record, label=resolution.label,
-                category=record.category or resolution.category,
-                label_source=record.label_source or "aihub_119"), None
+        category = record.category or resolution.category
+        if (record.label in (None, resolution.label)
+                and resolution.category in (None, category)
+                and category in (None, *spec.LABEL_CATEGORIES[resolution.label])):
+            return dataclasses.replace(record, label=resolution.label, category=category,
+                                       label_source="aihub_119"), None
         detail = (f"the manifest says {record.label or '-'}/{record.category or '-'}, the "
                   f"JSON {resolution.label}/{resolution.category or '-'}")
         return (dataclasses.replace(record, label=None, category=None, label_source=None),
@@ -608,7 +609,8 @@ def reviewed_nights(out: str) -> list[ReviewedNight]:
 
 
 def reviewed_features(night: ReviewedNight, *, config: FeatureConfig,
-                      cache_dir: Optional[str], workers: Optional[int] = None
+                      cache_dir: Optional[str], workers: Optional[int] = None,
+                      label_mapping: Optional[LabelMapping] = None
                       ) -> tuple[CallFeatures, ...]:
     """The features of the calls ``night``'s analysts labelled (extracted from, or cached
     for, the night's archive), with those labels and in the ``train`` split. Raises
@@ -619,7 +621,8 @@ def reviewed_features(night: ReviewedNight, *, config: FeatureConfig,
     where = f"reviewed night {night.run_date} under {night.out}"
     try:
         features = load_archive_features(night.archive, config=config, cache_dir=cache_dir,
-                                         workers=workers, call_ids=night.labels)
+                                         workers=workers, call_ids=night.labels,
+                                         label_mapping=label_mapping)
     except ArchiveError as error:
         raise ConfigError(f"{where}: its archive cannot be read: {error}") from error
     failed = {error.call_id: error for error in features.errors}

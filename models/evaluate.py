@@ -360,10 +360,9 @@ def recall_by_urgency(*, calls: Sequence[CallFeatures], scores: Sequence[CallSco
             tally = counts.setdefault(level, [0, 0])
             tally[0] += 1
             tally[1] += int(score.emergency_score >= threshold)
-    order = {level: rank for rank, level in enumerate(URGENCY_LEVELS)}
     return {level: {"emergencies": n, "flagged": flagged, "recall": round(flagged / n, 4)}
             for level, (n, flagged) in sorted(counts.items(),
-                                              key=lambda item: order.get(item[0], 99))}
+                                              key=lambda item: URGENCY_LEVELS.index(item[0]))}
 
 
 def category_confusion(*, calls: Sequence[CallFeatures], scores: Sequence[CallScores]
@@ -501,13 +500,13 @@ def format_errors(analysis: Mapping, *, most: int = 40) -> str:
         lines.append(f"  {title}: {len(rows)}")
         if rows:
             lines.append(f"    {'call_id':<14} {'label':<9} {'category':<16} {'predicted':<16}"
-                         f" emerg  audio  text   prank")
+                         f" emerg  audio  text   prank  urgency")
         for row in rows[:most]:
             lines.append(
                 f"    {row['call_id']:<14} {row['label']:<9} {row['category'] or '-':<16} "
                 f"{row['predicted_category']:<16} {_score(row['emergency_score'])}  "
                 f"{_score(row['audio_score'])}  {_score(row['text_score'])}  "
-                f"{_score(row['prank_score'])}")
+                f"{_score(row['prank_score'])}  {row['urgency_level'] or '-'}")
         if len(rows) > most:
             lines.append(f"    … and {len(rows) - most} more (all of them in --out)")
     return "\n".join(lines)

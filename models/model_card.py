@@ -57,16 +57,20 @@ DATA_SOURCE_NOTES = {
                  "the archive owner's terms; a corpus of `call-triage synth` is generated "
                  "by call-triage (synthetic voices, sounds and scripts) and carries its "
                  "licence"),
-    "aihub_119": ("AI Hub 119-call JSON labels (`disasterLarge`, `disasterMedium`) mapped "
-                  "onto the taxonomy",
-                  "AI Hub (aihub.or.kr) terms of use: the data may not be redistributed; "
-                  "read the terms before sharing a model trained on it"),
+    "aihub_119": ("labels in the AI Hub 119-call JSON layout (`disasterLarge`, "
+                  "`disasterMedium`) mapped onto the taxonomy",
+                  "AI Hub's data (위급상황 음성/음향, the 119-call sets) comes under AI Hub's "
+                  "terms of use (aihub.or.kr): it may not be redistributed; read the terms "
+                  "before sharing a model trained on it. A centre's own calls in this layout "
+                  "come under its data-protection rules"),
     "emotion_dialogue": ("the AI Hub emotion-dialogue table (감정 분류를 위한 대화 음성 "
                          "데이터셋, KAIST) as everyday calls, label normal",
-                         "AI Hub (aihub.or.kr) terms of use, as above"),
+                         "AI Hub's terms of use (aihub.or.kr): the data may not be "
+                         "redistributed; read the terms before sharing a model trained on it"),
     "reviewed": ("analysts' verdicts on the centre's own calls (`call-triage review`)",
                  "the centre's own recordings, under its data-protection rules"),
     "label_file": ("a label file (`--labels`)", "its owner's terms"),
+    "unknown": ("labels whose origin was not recorded", "unknown: find out before sharing"),
 }
 
 

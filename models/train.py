@@ -25,6 +25,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from models import builders
 from models.builders import DEFAULT_MODEL
@@ -233,6 +234,8 @@ def fit_model(name: str, *, train: WindowSet, validation: WindowSet, vocabulary:
     line per epoch otherwise).
     """
     keras.utils.set_random_seed(options.seed)
+    # the same seed gives the same weights: TensorFlow's ops pick their deterministic kernels
+    tf.config.experimental.enable_op_determinism()
     model = (inference_copy(start) if start is not None else builders.build_model(
         name, config=config, vocab_size=len(vocabulary), seed=options.seed,
         vgg_weights=options.vgg_weights, audio_pooling=options.audio_pooling))
@@ -312,7 +315,7 @@ class PreparedArchive:
         them and the calls it could not label: the model card's data section."""
         calls = [call for split in self.splits.values() for call in split]
         sources = dict(sorted(collections.Counter(
-            call.record.label_source for call in calls).items()))
+            call.record.label_source or "unknown" for call in calls).items()))
         record: dict[str, Any] = {"labels": sources}
         problems = self.features.label_problems
         if "aihub_119" in sources or problems:
@@ -325,7 +328,8 @@ class PreparedArchive:
 
 
 def reviewed_training_calls(reviewed: Sequence[str], *, config: FeatureConfig,
-                            cache_dir: Optional[str], workers: Optional[int] = None
+                            cache_dir: Optional[str], workers: Optional[int] = None,
+                            label_mapping: Optional[LabelMapping] = None
                             ) -> tuple[tuple[CallFeatures, ...], tuple[dict[str, Any], ...]]:
     """The calls analysts labelled (``call-triage review import``) in every night under the
     report roots ``reviewed``, as train-split calls, and one source record per night that
@@ -333,7 +337,8 @@ def reviewed_training_calls(reviewed: Sequence[str], *, config: FeatureConfig,
     calls: list[CallFeatures] = []
     sources = []
     for night in (night for out in reviewed for night in reviewed_nights(out)):
-        found = reviewed_features(night, config=config, cache_dir=cache_dir, workers=workers)
+        found = reviewed_features(night, config=config, cache_dir=cache_dir, workers=workers,
+                                  label_mapping=label_mapping)
         if found:
             calls += found
             sources.append({"out": night.out, "run_date": night.run_date,
@@ -401,6 +406,7 @@ def prepare_archive(archive: str, *, config: FeatureConfig, input_names: Sequenc
                                      workers=workers, label_mapping=label_mapping)
     splits = split_calls(features.calls)
     extra, sources = reviewed_training_calls(reviewed, config=config, cache_dir=cache_dir,
+                                             label_mapping=label_mapping,
                                              workers=workers)
     splits["train"] = with_reviewed(splits["train"], extra,
                                     held_out=splits["validation"] + splits["test"])

@@ -41,9 +41,9 @@ VERDICTS = (*spec.LABELS, "silent")
 #: The categories each verdict takes (docs/review.md, docs/taxonomy.md): the slugs
 #: allowed, whether one is needed, and how to say so.
 VERDICT_CATEGORIES = {
-    "emergency": (spec.EMERGENCY_CATEGORIES, True, "an emergency category"),
-    "normal": (spec.NORMAL_CATEGORIES, False, "a normal category or none"),
-    "prank": (spec.EMERGENCY_CATEGORIES, False, "the emergency category it claims, or none"),
+    "emergency": (spec.LABEL_CATEGORIES["emergency"], True, "an emergency category"),
+    "normal": (spec.LABEL_CATEGORIES["normal"], False, "a normal category or none"),
+    "prank": (spec.LABEL_CATEGORIES["prank"], False, "the emergency category it claims, or none"),
     "silent": ((), False, "no category"),
 }
 #: The queue's groups of calls, in order, and the score each group is sorted by (highest

@@ -1,8 +1,8 @@
 """The AI Hub layouts (docs/archive.md): 119-call JSON labels, the emotion-dialogue table,
 and the editable mapping of their labels onto the taxonomy (docs/taxonomy.md).
 
-Pure functions over parsed JSON, decoded text and mappings; reading files is
-:mod:`transforms.archive`'s.
+Pure functions over parsed JSON, decoded text and mappings (reading an archive's files is
+:mod:`transforms.archive`'s), and the loading of a mapping file.
 """
 
 from __future__ import annotations
@@ -15,15 +15,19 @@ import re
 import tomllib
 from typing import Any, Mapping, Optional
 
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
 from transforms import spec
 from transforms.errors import ArchiveError, ConfigError, TranscriptError
 
 #: ``urgencyLevel`` values of a 119-call label (high, medium, low).
 URGENCY_LEVELS = ("상", "중", "하")
-#: 119-call JSON fields read into the call record (record field → JSON field); a manifest
-#: value of the same call wins.
+#: 119-call JSON fields read into the call record (record field → JSON field), read as
+#: manifest cells are; a manifest value of the same call wins. AI Hub's own files do not
+#: carry them: they are call-triage's additions to the layout, for a centre's exports.
 METADATA_FIELDS = {"started_at": "startedAt", "caller_id": "callerId", "line": "line"}
-#: The label fields a mapping file maps, in the order a call's label is resolved.
+#: The label fields a mapping file maps (its two tables).
 MAPPED_FIELDS = ("disasterMedium", "disasterLarge")
 #: The mapping shipped with call-triage (``transforms/data/aihub_labels.toml``).
 DEFAULT_MAPPING_RESOURCE = "data/aihub_labels.toml"
@@ -41,12 +45,14 @@ EMOTION_DIALOGUE_LABEL = "normal"
 @dataclasses.dataclass(frozen=True)
 class CallLabel:
     """What a 119-call JSON says about its call beyond the caller's words: the label
-    fields as written (``None`` when absent or blank) and the call's metadata
-    (:data:`METADATA_FIELDS`)."""
+    fields as written (``None`` when absent, blank or unreadable), what is wrong with the
+    unreadable ones (``invalid``, for the training commands to report; the nightly job
+    does not read labels), and the call's metadata (:data:`METADATA_FIELDS`)."""
 
     disaster_large: Optional[str] = None
     disaster_medium: Optional[str] = None
     urgency_level: Optional[str] = None
+    invalid: tuple[str, ...] = ()
     started_at: Optional[str] = None
     caller_id: Optional[str] = None
     line: Optional[str] = None
@@ -72,8 +78,8 @@ class Resolution:
     """A call's label and category from its label fields, or why there is none.
 
     ``problem`` is ``None`` (``label`` set, ``category`` may be ``None``), ``"unlabelled"``
-    (no label field given), ``"unmapped"`` or ``"contradictory"``; ``detail`` says which
-    values, in words for the modeller.
+    (no label field given), ``"invalid"`` (a label field cannot be read), ``"unmapped"`` or
+    ``"contradictory"``; ``detail`` says which values, in words for the modeller.
     """
 
     label: Optional[str] = None
@@ -100,15 +106,14 @@ class LabelMapping:
         """
         if path is None:
             resource = importlib.resources.files("transforms").joinpath(DEFAULT_MAPPING_RESOURCE)
-            text, source = resource.read_text(encoding="utf-8"), f"transforms/{DEFAULT_MAPPING_RESOURCE}"
-        else:
-            try:
-                with open(path, encoding="utf-8") as file:
-                    text = file.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(f"cannot read the AI Hub label mapping {path}: {exc}") from exc
-            source = path
-        return cls.parse(text, source=source)
+            return cls.parse(resource.read_text(encoding="utf-8"),
+                             source=f"transforms/{DEFAULT_MAPPING_RESOURCE}")
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as file:
+                text = file.read().decode("utf-8")
+        except (OSError, ValueError) as exc:  # missing, unreadable, not UTF-8, bad URI
+            raise ConfigError(f"cannot read the AI Hub label mapping {path}: {exc}") from exc
+        return cls.parse(text, source=path)
 
     @classmethod
     def parse(cls, text: str, *, source: str) -> LabelMapping:
@@ -127,17 +132,24 @@ class LabelMapping:
             table = document.get(field, {})
             if not isinstance(table, dict):
                 raise ConfigError(f"{source}: [{field}] must be a table")
+            names[field] = {}
             for value, name in table.items():
                 if name not in spec.LABELS + spec.CATEGORIES:
                     raise ConfigError(
                         f"{source}: [{field}] {value!r} = {name!r} is neither a label "
                         f"({', '.join(spec.LABELS)}) nor a category of docs/taxonomy.md")
-            names[field] = {value.strip(): name for value, name in table.items()}
+                if value.strip() in names[field]:
+                    raise ConfigError(f"{source}: [{field}] lists {value.strip()!r} twice "
+                                      f"(values are matched with their spaces trimmed)")
+                names[field][value.strip()] = name
         return cls(source=source, names=names)
 
     def resolve(self, label: CallLabel) -> Resolution:
         """The label and category of a call with ``label``'s fields: each given field must
-        be mapped, and the fields must agree (module docstring of the mapping file)."""
+        be readable and mapped, and the fields must agree, except that a prank keeps the
+        category an emergency field names (the emergency it claims; docs/taxonomy.md)."""
+        if label.invalid:
+            return Resolution(problem="invalid", detail="; ".join(label.invalid))
         given = {field: value for field, value in label.fields().items() if value is not None}
         if not given:
             return Resolution(problem="unlabelled", detail="no disasterLarge or disasterMedium")
@@ -149,6 +161,8 @@ class LabelMapping:
                  for field, value in given.items()]
         labels = {label_ for _, _, (label_, _) in named}
         categories = {category for _, _, (_, category) in named if category is not None}
+        if labels == {"prank", "emergency"} and categories <= set(spec.LABEL_CATEGORIES["prank"]):
+            labels = {"prank"}
         if len(labels) > 1 or len(categories) > 1:
             said = ", ".join(f"{field}={value!r} → {'/'.join(filter(None, pair))}"
                              for field, value, pair in named)
@@ -169,15 +183,17 @@ def parse_call_label(payload: Any, *, name: str) -> tuple[str, CallLabel]:
     ``payload["utterances"]`` is a list of ``{"startAt", "endAt", "text", "speaker"}``
     (times in ms; speaker 1 = caller, 0 = call-taker; given as int or string). The
     caller's texts are joined with one space in ``startAt`` order (ties keep file order);
-    blank texts are skipped. ``disasterLarge``, ``disasterMedium``, ``urgencyLevel`` and
-    the :data:`METADATA_FIELDS` are read when they hold text (blank is absent).
+    blank texts are skipped. ``disasterLarge``, ``disasterMedium`` and ``urgencyLevel``
+    are read when they hold text (a number becomes its decimal text; blank is absent); a
+    value of another type, or an ``urgencyLevel`` not in :data:`URGENCY_LEVELS`, is left
+    out and described in ``invalid``. The metadata fields are not read here
+    (:func:`transforms.archive.read_call_label` reads them as manifest cells).
 
     Returns:
         ``(caller_text, label)``; the text is ``""`` when the caller says nothing.
 
     Raises:
-        TranscriptError: the payload, an utterance or a read field does not have that
-            layout, or ``urgencyLevel`` is not one of :data:`URGENCY_LEVELS`, naming
+        TranscriptError: the payload or an utterance does not have that layout, naming
             ``name`` and what is wrong (never the caller's words).
     """
     if not isinstance(payload, dict):
@@ -193,24 +209,19 @@ def parse_call_label(payload: Any, *, name: str) -> tuple[str, CallLabel]:
         if speaker == "1" and text.strip():
             caller.append((start_ms, text.strip()))
     words = " ".join(text for _, text in sorted(caller, key=lambda item: item[0]))
-    fields = {field: _text_field(payload, key, name=name) for field, key in (
-        ("disaster_large", "disasterLarge"), ("disaster_medium", "disasterMedium"),
-        ("urgency_level", "urgencyLevel"), *METADATA_FIELDS.items())}
+    fields, invalid = {}, []
+    for field, key in (("disaster_large", "disasterLarge"),
+                       ("disaster_medium", "disasterMedium"), ("urgency_level", "urgencyLevel")):
+        value = payload.get(key)
+        if isinstance(value, bool) or not isinstance(value, (str, int, type(None))):
+            invalid.append(f"{key} holds a {type(value).__name__}, not text")
+            value = None
+        fields[field] = None if value is None else str(value).strip() or None
     if fields["urgency_level"] not in (None,) + URGENCY_LEVELS:
-        raise TranscriptError(f"{name}: urgencyLevel must be one of "
-                              f"{', '.join(URGENCY_LEVELS)}")
-    return words, CallLabel(**fields)
-
-
-def _text_field(payload: Mapping[str, Any], key: str, *, name: str) -> Optional[str]:
-    """``payload[key]`` as stripped text, ``None`` when absent or blank; numbers (a line
-    given as 119) become their decimal text."""
-    value = payload.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise TranscriptError(f"{name}: {key} holds a {type(value).__name__}, not text")
-    return str(value).strip() or None
+        invalid.append(f"urgencyLevel={fields['urgency_level']!r} is not one of "
+                       f"{', '.join(URGENCY_LEVELS)}")
+        fields["urgency_level"] = None
+    return words, CallLabel(**fields, invalid=tuple(invalid))
 
 
 def _utterance_fields(utterance: Any, *, index: int, name: str) -> tuple[float, str, str]:

@@ -150,18 +150,25 @@ def decode_transcript(data: bytes, *, name: str) -> str:
 
 def read_call_label(uri: str) -> tuple[str, CallLabel]:
     """The caller's words and the label of the AI Hub 119-call JSON file at ``uri``
-    (:func:`transforms.aihub.parse_call_label`).
+    (:func:`transforms.aihub.parse_call_label`), with its metadata
+    (:data:`transforms.aihub.METADATA_FIELDS`) read as manifest cells are.
 
     Raises:
         SourceError: the file is missing or cannot be read.
-        TranscriptError: it cannot be decoded, is not JSON, or is not in the layout.
+        TranscriptError: it cannot be decoded, is not JSON, is not in the layout, or a
+            metadata field is not text (a number is), naming the field, never its value.
     """
     text = decode_transcript(_read_bytes(uri), name=uri)
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(f"{uri}: invalid JSON ({exc})") from exc
-    return parse_call_label(payload, name=uri)
+    words, label = parse_call_label(payload, name=uri)
+    try:
+        metadata = {field: _text_cell(payload, key) for field, key in METADATA_FIELDS.items()}
+    except ManifestRowError as exc:
+        raise TranscriptError(f"{uri}: {exc}") from exc
+    return words, dataclasses.replace(label, **metadata)
 
 
 def read_transcript(record: CallRecord) -> tuple[str, CallRecord]:
@@ -251,6 +258,17 @@ def _exists(uri: str) -> bool:
         return FileSystems.exists(uri)
     except _IO_ERRORS as exc:
         raise ArchiveError(f"cannot check {uri}: {exc}") from exc
+
+
+def _first_line(uri: str, *, limit: int = 4096) -> str:
+    """The first line of a file (at most ``limit`` bytes), undecodable bytes replaced;
+    :class:`SourceError` if unreadable."""
+    try:
+        with open_audio(uri) as stream:
+            head = stream.read(limit)
+    except _IO_ERRORS as exc:
+        raise SourceError(f"cannot read {uri}: {exc}") from exc
+    return head.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
 def _read_bytes(uri: str) -> bytes:
@@ -534,11 +552,12 @@ def _list_sidecars(root: str) -> list[_Listed]:
             record = CallRecord(call_id=call_id, audio_uri=path, source_uri=path,
                                 transcript_uri=transcript_uri)
         listed.append(_Listed(call_id, call_id, record.source_uri, record))
-    for wav_id, rows in table_rows.items():
-        for source, _ in rows:
-            listed.append(_Listed(None, wav_id, source, ManifestRowError(
-                f"{EMOTION_ID_COLUMN}={wav_id!r} names no audio file without a sidecar "
-                f"under {root}")))
+    for wav_id, rows in table_rows.items():  # named by their row: an audio file of that
+        for source, _ in rows:               # name may be a call with its own sidecar
+            table, line = source.rsplit("#line=", 1)
+            listed.append(_Listed(None, f"<{posixpath.basename(table)} line {line}>", source,
+                                  ManifestRowError(f"{EMOTION_ID_COLUMN}={wav_id!r} names no "
+                                                   f"audio file without a sidecar under {root}")))
     return listed
 
 
@@ -552,16 +571,12 @@ def _emotion_table_rows(paths: Sequence[str], *, root: str
     for path in sorted(path for path in paths if _stem_and_ext(path)[1] == ".csv"
                        and not posixpath.basename(path).startswith(".")):
         try:
-            data = _read_bytes(path)
-            # the header is ASCII: a CSV of another kind is never decoded
-            if not is_emotion_table_header(data.split(b"\n", 1)[0].decode("utf-8", "replace")):
+            # the header is ASCII: a CSV of another kind is neither read whole nor decoded
+            if not is_emotion_table_header(_first_line(path)):
                 continue
-            text = decode_transcript(data, name=path)
-        except (SourceError, TranscriptError) as exc:
-            raise ArchiveError(str(exc)) from exc
-        try:
             _check_real_location(path, root=root, what="the emotion-dialogue table")
-        except ManifestRowError as exc:
+            text = decode_transcript(_read_bytes(path), name=path)
+        except (SourceError, TranscriptError, ManifestRowError) as exc:
             raise ArchiveError(str(exc)) from exc
         for row in parse_emotion_table(text, name=path):
             if isinstance(row, EmotionRow):

@@ -47,6 +47,10 @@ EMERGENCY_CATEGORIES = (
 NORMAL_CATEGORIES = ("normal_indoor", "normal_outdoor")
 #: Category slugs of docs/taxonomy.md, in the order of the model's category output.
 CATEGORIES = EMERGENCY_CATEGORIES + NORMAL_CATEGORIES
+#: The categories a call of each label may carry (docs/taxonomy.md): a prank carries the
+#: emergency it claims.
+LABEL_CATEGORIES = {"emergency": EMERGENCY_CATEGORIES, "normal": NORMAL_CATEGORIES,
+                    "prank": EMERGENCY_CATEGORIES}
 SPLITS = ("train", "validation", "test")
 
 

@@ -103,7 +103,7 @@ def _measure_record(job: tuple[CallRecord, int | None]) -> np.ndarray:
         waveform = decode_audio(audio_file, name=record.audio_uri, channel=channel,
                                 target_hz=SAMPLE_RATE_HZ)
     return measure_delivery(waveform.samples[0], sample_rate_hz=SAMPLE_RATE_HZ,
-                            transcript=read_transcript(record))
+                            transcript=read_transcript(record)[0])
 
 
 def measure_archive(archive: str, *, splits: Sequence[str], channel: int | None,

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     archives = {args.archive: labelled_calls(args.archive)}
     archives.update({path: labelled_calls(path) for path in args.eval_archive})
     # keyed by the manifest row: two archives may reuse call ids
-    transcripts = {record.source_uri: read_transcript(record)
+    transcripts = {record.source_uri: read_transcript(record)[0]
                    for calls in archives.values() for split in calls.values() for record in split}
     train = archives[args.archive]["train"]
     print(f"target: {args.target}; transcripts: "

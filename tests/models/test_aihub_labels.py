@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from models.dataset import LabelProblem, load_archive_features, with_aihub_labels
+from models.model_card import DATA_SOURCE_NOTES
 from tests.models.conftest import RATE_HZ, quiet_tone
 from transforms.aihub import LabelMapping
 from transforms.audio import encode_audio
-from transforms.records import CallRecord
+from transforms.records import LABEL_SOURCES, CallRecord
 from transforms.spec import DEFAULT_FEATURES
 
 SHIPPED = "transforms/data/aihub_labels.toml"
@@ -103,8 +104,9 @@ def test_a_manifest_label_the_json_agrees_with_is_kept(tmp_path, shipped):
 
     records, problems = with_aihub_labels([same, less], mapping=shipped)
 
+    # the JSON confirms it: the label is in AI Hub's layout (its licence note applies)
     assert [(r.label, r.category, r.label_source) for r in records] == [
-        ("emergency", "fire", "manifest"), ("emergency", "fire", "manifest")]
+        ("emergency", "fire", "aihub_119"), ("emergency", "fire", "aihub_119")]
     assert problems == []
 
 
@@ -178,7 +180,7 @@ def test_a_json_without_label_fields_labels_nothing_and_is_no_problem(tmp_path, 
     None,  # no such file
     '{"disasterLarge": "화재", "utterances": [',  # not JSON
     json.dumps({"disasterLarge": "화재"}),  # no utterances
-    label_json(disasterLarge="화재", urgencyLevel="긴급"),  # urgencyLevel not 상/중/하
+    json.dumps({"utterances": [], "line": True}),  # metadata neither text nor a number
 ])
 def test_a_json_that_cannot_be_read_leaves_the_call_as_listed(tmp_path, shipped, text):
     record = labelled(tmp_path, "c1", text)
@@ -186,15 +188,48 @@ def test_a_json_that_cannot_be_read_leaves_the_call_as_listed(tmp_path, shipped,
     assert with_aihub_labels([record], mapping=shipped) == ([record], [])
 
 
+def test_invalid_label_fields_are_a_problem_and_label_nothing(tmp_path, shipped):
+    record = labelled(tmp_path, "c1", label_json(disasterLarge="화재", urgencyLevel="긴급"))
+    kept = labelled(tmp_path, "c2", label_json(disasterLarge=["화재"]), label="emergency",
+                    label_source="manifest")
+
+    records, problems = with_aihub_labels([record, kept], mapping=shipped)
+
+    assert [(r.label, r.label_source) for r in records] == [(None, None),
+                                                            ("emergency", "manifest")]
+    assert problems == [
+        LabelProblem("c1", "invalid", "urgencyLevel='긴급' is not one of 상, 중, 하"),
+        LabelProblem("c2", "invalid", "disasterLarge holds a list, not text")]
+
+
+@pytest.mark.parametrize("category, fields", [
+    ("fire", dict(disasterLarge="일반(정상)")),
+    ("normal_indoor", dict(disasterLarge="소방안전")),
+    ("normal_outdoor", dict(disasterLarge="허위신고")),
+])
+def test_a_manifest_category_the_json_label_cannot_carry_is_contradictory(tmp_path, shipped,
+                                                                          category, fields):
+    record = labelled(tmp_path, "c1", label_json(**fields), category=category)
+
+    records, problems = with_aihub_labels([record], mapping=shipped)
+
+    assert (records[0].label, records[0].category) == (None, None)
+    assert [problem.problem for problem in problems] == ["contradictory"]
+
+
+def test_a_prank_keeps_the_emergency_it_claims(tmp_path, shipped):
+    record = labelled(tmp_path, "c1", label_json(disasterLarge="허위신고", disasterMedium="화재"))
+
+    records, problems = with_aihub_labels([record], mapping=shipped)
+
+    assert (records[0].label, records[0].category, problems) == ("prank", "fire", [])
+
+
 def test_calls_without_a_json_label_are_left_as_listed(tmp_path, shipped):
     (tmp_path / "text.txt").write_text("화재", encoding="utf-8")
-    (tmp_path / "inline.json").write_text(label_json(disasterLarge="화재"), encoding="utf-8")
     records = [
         CallRecord(call_id="text", audio_uri="text.wav", source_uri="m#row=1",
                    transcript_uri=str(tmp_path / "text.txt")),
-        # an inline transcript wins over its sidecar, as read_transcript reads it
-        CallRecord(call_id="inline", audio_uri="inline.wav", source_uri="m#row=2",
-                   transcript="불이야", transcript_uri=str(tmp_path / "inline.json")),
         CallRecord(call_id="silent", audio_uri="silent.wav", source_uri="m#row=3"),
         CallRecord(call_id="table", audio_uri="table.wav", source_uri="t.csv#line=2",
                    transcript="안녕", label="normal", label_source="emotion_dialogue"),
@@ -274,3 +309,16 @@ def test_load_archive_features_maps_the_labels_and_reports_the_problems(tmp_path
         LabelProblem("c-odd", "unmapped", "disasterLarge='우주재난' not in edited.toml"),)
     for first, again in zip(shipped.calls, edited.calls):
         np.testing.assert_array_equal(first.log_mel, again.log_mel)
+
+
+def test_a_json_label_beside_an_inline_transcript_still_labels_the_call(tmp_path, shipped):
+    record = dataclasses.replace(labelled(tmp_path, "c1", label_json(disasterLarge="화재")),
+                                 transcript="불이야")
+
+    records, problems = with_aihub_labels([record], mapping=shipped)
+
+    assert (records[0].label, records[0].transcript, problems) == ("emergency", "불이야", [])
+
+
+def test_the_model_card_has_a_licence_note_for_every_label_source():
+    assert set(DATA_SOURCE_NOTES) == set(LABEL_SOURCES) | {"unknown"}

@@ -4,6 +4,7 @@ archives that mix them, on real files written to tmp_path."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -159,13 +160,16 @@ def test_a_call_without_label_fields_is_unlabelled(shipped):
 
 # --- 119-call JSON: label fields and metadata ----------------------------------------------------
 
-def test_a_call_label_carries_its_fields_and_metadata():
+def test_a_call_label_carries_its_fields_and_read_call_label_its_metadata(tmp_path):
     payload = dict(AIHUB_LABEL, disasterMedium=" 화재 ", urgencyLevel="중",
                    startedAt="2024-05-01T23:10:00+09:00", callerId="010-1234-5678", line=119)
+    path = str(write(tmp_path / "a.json", json.dumps(payload, ensure_ascii=False).encode("utf-8")))
+    fields = CallLabel(disaster_large="화재", disaster_medium="화재", urgency_level="중")
 
-    assert parse_call_label(payload, name="a.json") == (AIHUB_CALLER_TEXT, CallLabel(
-        disaster_large="화재", disaster_medium="화재", urgency_level="중",
-        started_at="2024-05-01T23:10:00+09:00", caller_id="010-1234-5678", line="119"))
+    assert parse_call_label(payload, name="a.json") == (AIHUB_CALLER_TEXT, fields)
+    assert read_call_label(path) == (AIHUB_CALLER_TEXT, dataclasses.replace(
+        fields, started_at="2024-05-01T23:10:00+09:00", caller_id="010-1234-5678",
+        line="119"))
 
 
 def test_blank_and_absent_fields_of_a_call_label_are_none():
@@ -175,19 +179,33 @@ def test_blank_and_absent_fields_of_a_call_label_are_none():
     assert parse_call_label(payload, name="a.json") == ("", CallLabel())
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"urgencyLevel": "긴급"}, "urgencyLevel must be one of 상, 중, 하"),
-    ({"urgencyLevel": "high"}, "urgencyLevel must be one of 상, 중, 하"),
-    ({"urgencyLevel": 1}, "urgencyLevel must be one of 상, 중, 하"),
-    ({"callerId": 1012345678.0}, "callerId holds a float, not text"),
-    ({"line": True}, "line holds a bool, not text"),
-    ({"disasterLarge": ["화재"]}, "disasterLarge holds a list, not text"),
-    ({"startedAt": {"date": "2024-05-01"}}, "startedAt holds a dict, not text"),
+@pytest.mark.parametrize("fields, field, invalid", [
+    ({"urgencyLevel": "긴급"}, "urgency_level", "urgencyLevel='긴급' is not one of 상, 중, 하"),
+    ({"urgencyLevel": "high"}, "urgency_level", "urgencyLevel='high' is not one of 상, 중, 하"),
+    ({"urgencyLevel": 1}, "urgency_level", "urgencyLevel='1' is not one of 상, 중, 하"),
+    ({"disasterLarge": ["화재"]}, "disaster_large", "disasterLarge holds a list, not text"),
+    ({"disasterMedium": True}, "disaster_medium", "disasterMedium holds a bool, not text"),
 ])
-def test_call_label_fields_of_another_layout_are_refused(fields, message):
+def test_label_fields_of_another_layout_are_invalid_not_an_error(fields, field, invalid):
+    words, label = parse_call_label({**AIHUB_LABEL, **fields}, name="calls/a.json")
+
+    assert words == AIHUB_CALLER_TEXT  # the nightly job still scores the call
+    assert label.invalid == (invalid,)
+    assert getattr(label, field) is None
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"line": True}, "line holds a bool, not text"),
+    ({"startedAt": {"date": "2024-05-01"}}, "startedAt holds a dict, not text"),
+    ({"callerId": ["010"]}, "callerId holds a list, not text"),
+])
+def test_metadata_fields_of_another_layout_fail_the_call(tmp_path, fields, message):
+    path = str(write(tmp_path / "a.json",
+                     json.dumps({**AIHUB_LABEL, **fields}, ensure_ascii=False).encode("utf-8")))
+
     with pytest.raises(TranscriptError) as caught:
-        parse_call_label({**AIHUB_LABEL, **fields}, name="calls/a.json")
-    assert str(caught.value) == f"calls/a.json: {message}"
+        read_call_label(path)
+    assert str(caught.value) == f"{path}: {message}"
 
 
 def test_read_call_label_decodes_a_cp949_file(tmp_path):
@@ -352,9 +370,10 @@ def test_a_sidecar_archive_mixing_the_aihub_layouts(tmp_path):
         CallRecord(call_id="e2", audio_uri=f"{root}/emotion/e2.wav", source_uri=f"{table}#line=3",
                    transcript="날씨가 좋네요", label="normal", label_source="emotion_dialogue"),
         CallRecord(call_id="lone", audio_uri=f"{root}/lone.wav", source_uri=f"{root}/lone.wav"),
-        read_error("missing", f"{table}#line=4",
+        # named by their row: "both" is a call (scored) and must not be an error too
+        read_error("<감정대화.csv line 4>", f"{table}#line=4",
                    f"wav_id='missing' names no audio file without a sidecar under {root}"),
-        read_error("both", f"{table}#line=6",
+        read_error("<감정대화.csv line 6>", f"{table}#line=6",
                    f"wav_id='both' names no audio file without a sidecar under {root}"),
     ]
 
