@@ -439,15 +439,26 @@ def _collect(mapped: Iterable[CallFeatures | CallError], *, total: int
     return results
 
 
+#: The fields of a listed call its features depend on: the cache key reads these only, so
+#: a changed label, split, event time or metadata reuses the cached features.
+FEATURE_FIELDS = ("call_id", "audio_uri", "transcript", "transcript_uri")
+
+
 def cache_key(*, root: str, listing: Sequence[CallRecord | CallError],
               config: FeatureConfig) -> str:
-    """A hex key naming an archive's features: its root, every listed row (so a changed
-    manifest gives a new key), the feature config and :data:`CACHE_FORMAT`."""
+    """A hex key naming an archive's features: its root, the :data:`FEATURE_FIELDS` of every
+    listed call and every listing error (so a changed audio or transcript column gives a
+    new key, a relabelled manifest does not), the feature config and :data:`CACHE_FORMAT`."""
+    def entry(item: CallRecord | CallError) -> dict:
+        fields = dataclasses.asdict(item)
+        return ({name: fields[name] for name in FEATURE_FIELDS}
+                if isinstance(item, CallRecord) else fields)
+
     payload = {
         "format": CACHE_FORMAT,
         "root": root if "://" in root else os.path.abspath(root),
         "config": config.to_dict(),
-        "listing": [[type(item).__name__, dataclasses.asdict(item)] for item in listing],
+        "listing": [[type(item).__name__, entry(item)] for item in listing],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:20]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -195,6 +197,32 @@ def test_features_are_cached_and_read_back_identically(tiny_archive, tmp_path):
         np.testing.assert_array_equal(a.window_starts_s, b.window_starts_s)
         assert (a.tokens, a.duration_s, a.sample_rate_hz) == (b.tokens, b.duration_s,
                                                              b.sample_rate_hz)
+
+
+def test_a_relabelled_manifest_reuses_the_cache_and_a_changed_transcript_does_not(
+        tiny_archive, tmp_path):
+    archive = tmp_path / "archive"
+    shutil.copytree(tiny_archive, archive)
+    cache = tmp_path / "cache"
+    load_archive_features(str(archive), config=DEFAULT_FEATURES, cache_dir=str(cache), workers=1)
+    manifest = archive / "manifest.csv"
+    rows = list(csv.DictReader(manifest.open(encoding="utf-8")))
+
+    def rewrite(**changes):
+        rows[0].update(changes)
+        with manifest.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return load_archive_features(str(archive), config=DEFAULT_FEATURES,
+                                     cache_dir=str(cache), workers=1)
+
+    relabelled = rewrite(label="normal", category="normal_indoor", split="test")
+    assert len(os.listdir(cache)) == 1  # the same features, read back
+    assert (relabelled.calls[0].record.label, relabelled.calls[0].record.split) == (
+        "normal", "test")
+    rewrite(transcript="사람이 쓰러졌어요")
+    assert len(os.listdir(cache)) == 2  # extracted again: the tokens differ
 
 
 def test_failed_calls_are_reported_not_dropped(tiny_archive, tmp_path):
