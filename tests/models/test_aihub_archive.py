@@ -76,7 +76,7 @@ def test_an_aihub_archive_trains_and_evaluates_with_no_conversion(aihub_archive,
     assert sources["aihub_labels"]["problems"] == {}
     with open(os.path.join(bundle_dir, "MODEL_CARD.md"), encoding="utf-8") as handle:
         card = handle.read()
-    assert "AI Hub (aihub.or.kr) terms of use" in card
+    assert "AI Hub's terms of use (aihub.or.kr)" in card
     assert "감정 분류를 위한 대화 음성" in card and "화재 → fire" in card
 
     metrics_path = str(tmp_path / "metrics.json")
