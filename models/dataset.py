@@ -384,7 +384,7 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
                     problem.problem, problem.detail)
     if problems:
         common = collections.Counter(f"{p.problem}: {p.detail}" for p in problems).most_common()
-        LOG.warning("%d call(s) left unlabelled by their AI Hub label, most often: %s",
+        LOG.warning("%d call(s) have an AI Hub label that gives no label, most often: %s",
                     len(problems), "; ".join(f"{text} ({count} calls)"
                                              for text, count in common[:LABEL_PROBLEMS_NAMED]))
     return [record for record, _ in resolved], problems

@@ -266,7 +266,7 @@ def test_each_problem_is_logged_without_the_callers_words(tmp_path, shipped, cap
         f"call c1: unmapped AI Hub label (disasterLarge='우주재난' not in {SHIPPED})",
         "call c3: contradictory AI Hub label (disasterMedium='실내' → normal/normal_indoor, "
         "disasterLarge='화재' → emergency)",
-        f"2 call(s) left unlabelled by their AI Hub label, most often: unmapped: "
+        f"2 call(s) have an AI Hub label that gives no label, most often: unmapped: "
         f"disasterLarge='우주재난' not in {SHIPPED} (1 calls); contradictory: "
         "disasterMedium='실내' → normal/normal_indoor, disasterLarge='화재' → emergency "
         "(1 calls)",
