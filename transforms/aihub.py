@@ -24,8 +24,8 @@ from transforms.errors import ArchiveError, ConfigError, TranscriptError
 #: ``urgencyLevel`` values of a 119-call label (high, medium, low).
 URGENCY_LEVELS = ("상", "중", "하")
 #: 119-call JSON fields read into the call record (record field → JSON field), read as
-#: manifest cells are; a manifest value of the same call wins. AI Hub's own files do not
-#: carry them: they are call-triage's additions to the layout, for a centre's exports.
+#: manifest cells are; a manifest value of the same call wins. They are not AI Hub label
+#: fields: call-triage's additions to the layout, for a centre's own exports.
 METADATA_FIELDS = {"started_at": "startedAt", "caller_id": "callerId", "line": "line"}
 #: The label fields a mapping file maps (its two tables).
 MAPPED_FIELDS = ("disasterMedium", "disasterLarge")
