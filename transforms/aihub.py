@@ -156,7 +156,8 @@ class LabelMapping:
         unmapped = [f"{field}={value!r}" for field, value in given.items()
                     if value not in self.names[field]]
         if unmapped:
-            return Resolution(problem="unmapped", detail=f"{', '.join(unmapped)} not in {self.source}")
+            return Resolution(problem="unmapped",
+                              detail=f"{', '.join(unmapped)} not in {self.source}")
         named = [(field, value, _label_and_category(self.names[field][value]))
                  for field, value in given.items()]
         labels = {label_ for _, _, (label_, _) in named}
@@ -289,7 +290,8 @@ def parse_emotion_table(text: str, *, name: str) -> list[EmotionRow | tuple[int,
         if not any(cell.strip() for cell in cells):
             continue
         if len(cells) > len(header):
-            parsed.append((line, f"row has {len(cells) - len(header)} more cell(s) than the header"))
+            extra = len(cells) - len(header)
+            parsed.append((line, f"row has {extra} more cell(s) than the header"))
             continue
         cells = cells + [""] * (len(header) - len(cells))
         wav_id = cells[position[EMOTION_ID_COLUMN]].strip()

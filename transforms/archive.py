@@ -34,8 +34,8 @@ from google.api_core.exceptions import GoogleAPIError
 
 from transforms import spec
 from transforms.aihub import (
-    EMOTION_DIALOGUE_LABEL, EMOTION_ID_COLUMN, METADATA_FIELDS, CallLabel, EmotionRow, is_emotion_table_header,
-    parse_call_label, parse_emotion_table)
+    EMOTION_DIALOGUE_LABEL, EMOTION_ID_COLUMN, METADATA_FIELDS, CallLabel, EmotionRow,
+    is_emotion_table_header, parse_call_label, parse_emotion_table)
 from transforms.errors import ArchiveError, ManifestRowError, SourceError, TranscriptError
 from transforms.records import CallError, CallRecord
 
