@@ -43,7 +43,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms import spec
 from transforms.aihub import LabelMapping
-from transforms.archive import list_calls, read_call_label, with_call_metadata
+from transforms.archive import file_stamp, list_calls, read_call_label, with_call_metadata
 from transforms.errors import ArchiveError, CallInputError, ConfigError
 from transforms.features import CallFeatures, extract_call_features, window_inputs
 from transforms.progress import CountedProgress
@@ -331,8 +331,9 @@ def build_vocabulary(train_calls: Sequence[CallFeatures]) -> Vocabulary:
 
 #: Distinct label problems named in the summary warning of :func:`with_aihub_labels`.
 LABEL_PROBLEMS_NAMED = 10
-#: Threads reading AI Hub JSON labels (network latency, not CPU, bounds it on GCS).
-LABEL_READ_THREADS = 16
+#: Threads reading one small thing per call (AI Hub JSON labels, file stamps): network
+#: latency, not CPU, bounds it on GCS.
+PER_CALL_READ_THREADS = 16
 
 
 def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
@@ -376,7 +377,7 @@ def with_aihub_labels(records: Sequence[CallRecord], *, mapping: LabelMapping
         return (dataclasses.replace(record, label=None, category=None, label_source=None),
                 LabelProblem(record.call_id, "contradictory", detail))
 
-    with concurrent.futures.ThreadPoolExecutor(LABEL_READ_THREADS) as pool:
+    with concurrent.futures.ThreadPoolExecutor(PER_CALL_READ_THREADS) as pool:
         resolved = list(pool.map(resolve, records))
     problems = [problem for _, problem in resolved if problem is not None]
     for problem in problems:
@@ -443,16 +444,31 @@ def _collect(mapped: Iterable[CallFeatures | CallError], *, total: int
 #: a changed label, split, event time or metadata reuses the cached features.
 FEATURE_FIELDS = ("call_id", "audio_uri", "transcript", "transcript_uri")
 
+FileStamps = Mapping[str, Optional[tuple[int, float]]]
 
-def cache_key(*, root: str, listing: Sequence[CallRecord | CallError],
+
+def file_stamps(records: Sequence[CallRecord]) -> dict[str, Optional[tuple[int, float]]]:
+    """:func:`~transforms.archive.file_stamp` (size, modification time) of every audio and
+    transcript file ``records`` name, by URI."""
+    uris = sorted({uri for record in records
+                   for uri in (record.audio_uri, record.transcript_uri) if uri})
+    with concurrent.futures.ThreadPoolExecutor(PER_CALL_READ_THREADS) as pool:
+        return dict(zip(uris, pool.map(file_stamp, uris)))
+
+
+def cache_key(*, root: str, listing: Sequence[CallRecord | CallError], stamps: FileStamps,
               config: FeatureConfig) -> str:
     """A hex key naming an archive's features: its root, the :data:`FEATURE_FIELDS` of every
-    listed call and every listing error (so a changed audio or transcript column gives a
-    new key, a relabelled manifest does not), the feature config and :data:`CACHE_FORMAT`."""
+    listed call with the ``stamps`` of its audio and transcript files, every listing error
+    (so a changed audio or transcript column, or a file rewritten in place, gives a new
+    key; a relabelled manifest does not), the feature config and :data:`CACHE_FORMAT`."""
     def entry(item: CallRecord | CallError) -> dict:
         fields = dataclasses.asdict(item)
-        return ({name: fields[name] for name in FEATURE_FIELDS}
-                if isinstance(item, CallRecord) else fields)
+        if isinstance(item, CallError):
+            return fields
+        return {**{name: fields[name] for name in FEATURE_FIELDS},
+                "files": [stamps.get(item.audio_uri),
+                          stamps.get(item.transcript_uri) if item.transcript_uri else None]}
 
     payload = {
         "format": CACHE_FORMAT,
@@ -538,7 +554,8 @@ def load_archive_features(root: str, *, config: FeatureConfig, cache_dir: Option
     listing_errors = [item for item in listing if isinstance(item, CallError)]
     path = None
     if cache_dir:
-        key = cache_key(root=root, listing=listing, config=config)
+        key = cache_key(root=root, listing=listing, stamps=file_stamps(records),
+                        config=config)
         path = os.path.join(cache_dir, f"features-{key}.npz")
         if os.path.isfile(path):
             LOG.info("reading cached features of %s from %s", root, path)

@@ -204,6 +204,17 @@ def with_call_metadata(record: CallRecord, label: CallLabel) -> CallRecord:
     return dataclasses.replace(record, urgency_level=label.urgency_level, **filled)
 
 
+def file_stamp(uri: str) -> tuple[int, float] | None:
+    """``uri``'s size in bytes and last modification in seconds since the epoch (local or
+    ``gs://``): what changes when a file is rewritten in place. None when it cannot be
+    read (its call then fails where it is opened)."""
+    try:
+        metadata = FileSystems.get_filesystem(uri).metadata(uri)
+    except _IO_ERRORS:
+        return None
+    return metadata.size_in_bytes, metadata.last_updated_in_seconds
+
+
 def open_audio(uri: str) -> BinaryIO:
     """Opens an audio file (local or ``gs://``) for binary reading, byte for byte.
 

@@ -225,6 +225,24 @@ def test_a_relabelled_manifest_reuses_the_cache_and_a_changed_transcript_does_no
     assert len(os.listdir(cache)) == 2  # extracted again: the tokens differ
 
 
+def test_an_audio_file_rewritten_in_place_is_extracted_again(tiny_archive, tmp_path):
+    archive = tmp_path / "archive"
+    shutil.copytree(tiny_archive, archive)
+    cache = tmp_path / "cache"
+    first = load_archive_features(str(archive), config=DEFAULT_FEATURES, cache_dir=str(cache),
+                                  workers=1)
+    rewritten, other = first.calls[0].record.audio_uri, first.calls[1].record.audio_uri
+    assert first.calls[0].log_mel.shape != first.calls[1].log_mel.shape or not np.array_equal(
+        first.calls[0].log_mel, first.calls[1].log_mel)
+    shutil.copyfile(other, rewritten)  # the same path, another recording (as synth --overwrite)
+
+    again = load_archive_features(str(archive), config=DEFAULT_FEATURES, cache_dir=str(cache),
+                                  workers=1)
+
+    assert len(os.listdir(cache)) == 2
+    np.testing.assert_array_equal(again.calls[0].log_mel, first.calls[1].log_mel)
+
+
 def test_failed_calls_are_reported_not_dropped(tiny_archive, tmp_path):
     root = tmp_path / "archive"
     root.mkdir()

@@ -18,7 +18,7 @@ from google.api_core.exceptions import NotFound
 from transforms import spec
 from transforms.aihub import parse_call_label
 from transforms.archive import (
-    AUDIO_EXTENSIONS, MANIFEST_NAMES, MAX_CELL_CHARS, decode_transcript,
+    AUDIO_EXTENSIONS, MANIFEST_NAMES, MAX_CELL_CHARS, decode_transcript, file_stamp,
     list_calls, open_audio, read_transcript,
 )
 from transforms.errors import ArchiveError, SourceError, TranscriptError
@@ -684,6 +684,26 @@ def test_sidecar_archive_on_gcs(tmp_path, gcs_emulator):
                    source_uri=f"{bucket}/2024-05-01/sub/b.ogg"),
     ]
     assert [read_transcript(record)[0] for record in calls] == [FIRE, ""]
+
+
+def test_a_file_rewritten_in_place_gets_a_new_stamp_locally_and_on_gcs(tmp_path, gcs_emulator):
+    local = tmp_path / "a.wav"
+    write(local, b"RIFF-first")
+    first = file_stamp(str(local))
+    assert first is not None and first[0] == len(b"RIFF-first")
+    write(local, b"RIFF-later")  # same size, new content
+    os.utime(local, (first[1] + 5, first[1] + 5))
+    assert file_stamp(str(local)) == (len(b"RIFF-later"), first[1] + 5)
+    assert file_stamp(str(tmp_path / "missing.wav")) is None
+
+    blob = gcs_emulator.client.bucket(gcs_emulator.bucket).blob("night/a.wav")
+    blob.upload_from_string(b"RIFF-first")
+    uri = f"gs://{gcs_emulator.bucket}/night/a.wav"
+    on_gcs = file_stamp(uri)
+    assert on_gcs is not None and on_gcs[0] == len(b"RIFF-first")
+    blob.upload_from_string(b"RIFF-a-longer-one")
+    assert file_stamp(uri)[0] == len(b"RIFF-a-longer-one")
+    assert file_stamp(f"gs://{gcs_emulator.bucket}/night/missing.wav") is None
 
 
 def test_running_emulator_restores_the_environment(monkeypatch):
