@@ -199,12 +199,25 @@ def test_features_are_cached_and_read_back_identically(tiny_archive, tmp_path):
                                                              b.sample_rate_hz)
 
 
-def test_a_relabelled_manifest_reuses_the_cache_and_a_changed_transcript_does_not(
-        tiny_archive, tmp_path):
+@pytest.fixture
+def archive_copy(tiny_archive, tmp_path):
+    """A copy of the tiny archive to edit, and a function loading its features through a
+    fresh cache (``tmp_path / "cache"``)."""
     archive = tmp_path / "archive"
     shutil.copytree(tiny_archive, archive)
+
+    def load():
+        return load_archive_features(str(archive), config=DEFAULT_FEATURES,
+                                     cache_dir=str(tmp_path / "cache"), workers=1)
+
+    return archive, load
+
+
+def test_a_relabelled_manifest_reuses_the_cache_and_a_changed_transcript_does_not(
+        archive_copy, tmp_path):
+    archive, load = archive_copy
     cache = tmp_path / "cache"
-    load_archive_features(str(archive), config=DEFAULT_FEATURES, cache_dir=str(cache), workers=1)
+    load()
     manifest = archive / "manifest.csv"
     rows = list(csv.DictReader(manifest.open(encoding="utf-8")))
 
@@ -214,8 +227,7 @@ def test_a_relabelled_manifest_reuses_the_cache_and_a_changed_transcript_does_no
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        return load_archive_features(str(archive), config=DEFAULT_FEATURES,
-                                     cache_dir=str(cache), workers=1)
+        return load()
 
     relabelled = rewrite(label="normal", category="normal_indoor", split="test")
     assert len(os.listdir(cache)) == 1  # the same features, read back
@@ -225,21 +237,17 @@ def test_a_relabelled_manifest_reuses_the_cache_and_a_changed_transcript_does_no
     assert len(os.listdir(cache)) == 2  # extracted again: the tokens differ
 
 
-def test_an_audio_file_rewritten_in_place_is_extracted_again(tiny_archive, tmp_path):
-    archive = tmp_path / "archive"
-    shutil.copytree(tiny_archive, archive)
-    cache = tmp_path / "cache"
-    first = load_archive_features(str(archive), config=DEFAULT_FEATURES, cache_dir=str(cache),
-                                  workers=1)
+def test_an_audio_file_rewritten_in_place_is_extracted_again(archive_copy, tmp_path):
+    _, load = archive_copy
+    first = load()
     rewritten, other = first.calls[0].record.audio_uri, first.calls[1].record.audio_uri
     assert first.calls[0].log_mel.shape != first.calls[1].log_mel.shape or not np.array_equal(
         first.calls[0].log_mel, first.calls[1].log_mel)
     shutil.copyfile(other, rewritten)  # the same path, another recording (as synth --overwrite)
 
-    again = load_archive_features(str(archive), config=DEFAULT_FEATURES, cache_dir=str(cache),
-                                  workers=1)
+    again = load()
 
-    assert len(os.listdir(cache)) == 2
+    assert len(os.listdir(tmp_path / "cache")) == 2
     np.testing.assert_array_equal(again.calls[0].log_mel, first.calls[1].log_mel)
 
 
