@@ -12,6 +12,7 @@ faster, higher, louder, shorter gaps), ``"calm"`` (normal calls) or ``"amused"``
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
 import zlib
@@ -33,6 +34,13 @@ DELIVERIES = {
     "amused": {"speed": (-35, -10), "pitch": (-5, 5), "amplitude": (85, 115), "gap": (2, 5)},
 }
 _TIMEOUT_S = 30.0
+#: espeak-ng opens a PulseAudio client even when it only writes to stdout. When that user
+#: has no PulseAudio runtime directory yet (a fresh machine, a new HOME, a cleaned /tmp),
+#: the client names a new one with twelve rand() draws per attempt. espeak-ng takes its
+#: breath noise (variants such as f3 and f5) from the same unseeded rand(), so that one
+#: utterance would differ from every later one. A server address that cannot exist makes
+#: the client give up before it looks for the directory; the speech is unchanged.
+_NO_SOUND_SERVER = {"PULSE_SERVER": "unix:/dev/null/no-sound-server"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +111,8 @@ def synthesize(text: str, *, voice: Voice, sample_rate_hz: int) -> np.ndarray:
                "--stdout", "--stdin"]
     try:
         result = subprocess.run(command, input=text.encode("utf-8"), capture_output=True,
-                                timeout=_TIMEOUT_S, check=True)
+                                env={**os.environ, **_NO_SOUND_SERVER}, timeout=_TIMEOUT_S,
+                                check=True)
     except subprocess.CalledProcessError as error:
         raise ConfigError(
             f"espeak-ng failed on {text!r}: {error.stderr.decode(errors='replace')}") from error

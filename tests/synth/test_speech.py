@@ -23,6 +23,19 @@ def test_synthesis_speaks_at_the_requested_rate_and_is_deterministic():
     assert np.array_equal(at_8k, speech.synthesize(TEXT, voice=voice, sample_rate_hz=8_000))
 
 
+def test_a_users_first_utterance_is_the_same_as_every_later_one(tmp_path, monkeypatch):
+    # a fresh HOME has no PulseAudio runtime directory: the client espeak-ng opens would
+    # make one with rand(), the source of a breathy variant's noise
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("XDG_RUNTIME_DIR", "PULSE_RUNTIME_PATH", "PULSE_SERVER"):
+        monkeypatch.delenv(name, raising=False)
+    breathy = speech.Voice(variant="f3", speed_wpm=178, pitch=44, amplitude=100, word_gap=1)
+    first = speech.synthesize(TEXT, voice=breathy, sample_rate_hz=16_000)
+    again = speech.synthesize(TEXT, voice=breathy, sample_rate_hz=16_000)
+    assert np.array_equal(first, again)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_distress_is_faster_and_louder_than_an_amused_delivery():
     rng = np.random.default_rng(0)
     base = speech.caller_voice(caller_id="010-1234-5678", seed=1)
